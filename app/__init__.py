@@ -1,0 +1,1 @@
+"""Concept Brain Studio application: plugins (Qt-free), views and main window (Qt), CLI."""

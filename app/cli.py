@@ -1,0 +1,200 @@
+"""The ``cbstudio`` command line (DESIGN.md, CLI contract).
+
+Every StudioError is printed as one line on stderr with exit code 2; nothing is written on failure.
+Heavy modules (Qt, torch) are imported only by the sub-command that needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from core.errors import Cancelled, StudioError
+
+EXIT_BAD_INPUT = 2
+EXIT_CANCELLED = 130
+
+
+def _parse_sets(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise StudioError(f"--set expects key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def cmd_plugins(args) -> int:
+    from app.plugins.registry import Registry
+
+    registry = Registry()
+    plugins = registry.load_all()
+    rows = [
+        {"name": n, "title": c.title, "outputs": list(c.outputs), "description": c.description}
+        for n, c in plugins.items()
+    ]
+    if args.json:
+        print(json.dumps({"plugins": rows, "errors": registry.errors}, indent=2))
+    else:
+        for row in rows:
+            print(f"{row['name']:<14} {row['title']}  [{', '.join(row['outputs'])}]")
+        for name, err in registry.errors.items():
+            print(f"{name:<14} DISABLED: {err}", file=sys.stderr)
+    return 0
+
+
+def cmd_info(args) -> int:
+    from core.data.readers import open_dataset
+
+    info = open_dataset(args.path).describe()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"dataset   {info['name']}  ({info['reader']} reader, {info['space']})")
+    print(f"path      {info['path']}")
+    print(f"paradigms {', '.join(info['paradigms'])}")
+    print(f"concepts  {info['n_concepts']}")
+    if info["stimuli"] is not None:
+        print(f"stimuli   {info['stimuli']} rows")
+    print(f"participants {len(info['participants'])}:")
+    for s in info["participants"]:
+        trials = ", ".join(f"{p} {n}" for p, n in s["trials"].items())
+        extras = [x for x, on in (("splits", s["splits"]), ("language map", s["language_map"])) if on]
+        print(f"  {s['participant']:<6} {s['voxels']:>7} voxels; trials: {trials}; {', '.join(extras) or '-'}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from core.data.synthetic import make_demo
+
+    path = make_demo(
+        Path(args.dir), n_participants=args.participants, seed=args.seed, size=args.size,
+        stimuli_path=Path(args.stimuli) if args.stimuli else None, progress=_tqdm_progress("demo"),
+    )
+    print(f"demo dataset written to {path}")
+    return 0
+
+
+def _tqdm_progress(desc: str):
+    from tqdm import tqdm
+
+    bar = tqdm(total=1000, desc=desc, leave=False, file=sys.stderr, bar_format="{l_bar}{bar}| {postfix}")
+
+    def report(fraction: float, message: str = "") -> None:
+        bar.n = int(round(1000 * min(max(fraction, 0.0), 1.0)))
+        bar.set_postfix_str(message[:60], refresh=False)
+        bar.refresh()
+        if fraction >= 1.0:
+            bar.close()
+
+    return report
+
+
+def cmd_run(args) -> int:
+    from app.plugins.registry import Registry
+    from app.plugins.runner import run_analysis
+    from core.errors import PluginError
+
+    registry = Registry()
+    plugin = registry.load(args.name)
+    params = _parse_sets(args.set)
+    if args.data is None and "dataset" in plugin.inputs:
+        raise StudioError(f"{args.name} needs --data PATH")
+    if args.data is not None and not Path(args.data).exists():
+        raise StudioError(f"{args.data}: does not exist")
+    try:
+        record = run_analysis(
+            plugin, args.data, params, args.out, device=args.device, results_dir=args.results,
+            progress=_tqdm_progress(args.name),
+        )
+    except (StudioError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plugin bug is reported, not dumped
+        raise PluginError(f"analysis {args.name!r} failed: {type(exc).__name__}: {exc}") from exc
+    print(f"{args.name}: wrote {len(record.paths)} files to {args.out}")
+    return 0
+
+
+def cmd_gui(args) -> int:
+    from app.__main__ import launch_gui
+
+    return launch_gui(data=args.data, screenshot=getattr(args, "screenshot", None))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cbstudio", description="Concept Brain Studio")
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("gui", help="open the desktop application")
+    p.add_argument("--data", help="dataset to open (default: the demo dataset)")
+    p.add_argument("--screenshot", help="save a window screenshot to this PNG and exit")
+    p.set_defaults(func=cmd_gui)
+
+    p = sub.add_parser("plugins", help="list analyses")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser("demo", help="write the synthetic demo dataset")
+    p.add_argument("dir")
+    p.add_argument("--participants", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", choices=("small", "full"), default="small")
+    p.add_argument("--stimuli", help="the paper's stimulus table (CSV or XLSX) for the stimulus texts")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("info", help="describe a dataset")
+    p.add_argument("path")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("run", help="run an analysis")
+    p.add_argument("name")
+    p.add_argument("--data")
+    p.add_argument("--out", required=True)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--results", help="folder of earlier results some analyses read (e.g. consistency)")
+    p.set_defaults(func=cmd_run)
+
+    for register in _extra_commands():
+        register(sub)
+    return parser
+
+
+def _extra_commands():
+    """Sub-commands contributed by other modules (features, figure), registered if importable."""
+    from importlib import import_module
+
+    for module_name in ("core.features.cli", "app.figure_cli"):
+        try:
+            module = import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue
+            raise
+        yield module.register
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["gui", *(argv or [])])
+    try:
+        return int(args.func(args) or 0)
+    except Cancelled as exc:
+        print(f"cbstudio: {exc}", file=sys.stderr)
+        return EXIT_CANCELLED
+    except KeyboardInterrupt:
+        print("cbstudio: interrupted", file=sys.stderr)
+        return EXIT_CANCELLED
+    except StudioError as exc:
+        print(f"cbstudio: error: {exc}".splitlines()[0], file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

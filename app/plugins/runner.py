@@ -1,0 +1,65 @@
+"""Run a plugin end to end: resolve parameters and device, run, write outputs and provenance.json
+atomically. Shared by the CLI and the GUI workers (Qt-free)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.plugins.base import AnalysisPlugin, RunInputs
+from core.backend import resolve_device
+from core.export.atomic import atomic_output_dir
+from core.export.provenance import build_provenance, write_provenance
+from core.export.writers import write_outputs
+from core.progress import CancelToken, NeverCancel, ProgressFn, check_cancel, no_progress
+
+
+@dataclass
+class RunRecord:
+    outputs: list
+    params: dict
+    provenance: dict
+    paths: list[Path]
+
+
+def run_analysis(
+    plugin_cls: type[AnalysisPlugin],
+    dataset_path: str | Path | None,
+    params: dict | None = None,
+    out_dir: str | Path | None = None,
+    device: str = "auto",
+    results_dir: str | Path | None = None,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken | None = None,
+) -> RunRecord:
+    """Run ``plugin_cls`` and, when ``out_dir`` is given, write its outputs there atomically.
+
+    ``params`` may hold strings (from ``--set``) or typed values; they are parsed and validated first,
+    so bad parameters fail before any work. Raises StudioError subclasses on bad input, Cancelled on cancel.
+    """
+    cancel = cancel or NeverCancel()
+    values = plugin_cls.resolve_params(params)
+    concrete = resolve_device(device)
+    inputs = RunInputs(
+        dataset_path=Path(dataset_path) if dataset_path is not None else None,
+        device=concrete,
+        results_dir=Path(results_dir) if results_dir is not None else None,
+    )
+    start = time.perf_counter()
+    outputs = plugin_cls().run(inputs, values, progress, cancel)
+    check_cancel(cancel)
+    record = build_provenance(
+        plugin_cls.name, values, dataset_path, concrete, time.perf_counter() - start, inputs.provenance
+    )
+    paths: list[Path] = []
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        with atomic_output_dir(out_dir) as staging:
+            write_outputs(outputs, staging)
+            write_provenance(staging, record)
+            check_cancel(cancel)
+            names = sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file())
+        paths = [out_dir / n for n in names]
+    progress(1.0, "done")
+    return RunRecord(outputs, values, record, paths)

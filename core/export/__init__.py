@@ -1,0 +1,1 @@
+"""Writing results: atomic output folders, per-kind writers, provenance."""

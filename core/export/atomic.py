@@ -1,0 +1,34 @@
+"""Atomic output folders: files are written under a hidden staging folder and moved to their final
+names only when the whole run succeeded, so a failed or cancelled run leaves no partial files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+
+@contextmanager
+def atomic_output_dir(out_dir: str | Path) -> Iterator[Path]:
+    """Yield a staging folder; on success move its files into ``out_dir`` (replacing same-named
+    files), on any exception delete it and re-raise."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = out_dir / f".partial-{uuid.uuid4().hex[:12]}"
+    staging.mkdir()
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    try:
+        for src in sorted(staging.rglob("*")):
+            if src.is_file():
+                dst = out_dir / src.relative_to(staging)
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(src, dst)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
