@@ -168,7 +168,7 @@ def _extra_commands():
     """Sub-commands contributed by other modules (features, figure), registered if importable."""
     from importlib import import_module
 
-    for module_name in ("core.features.cli", "app.figure_cli"):
+    for module_name in ("app.cli_features", "app.cli_figure"):
         try:
             module = import_module(module_name)
         except ModuleNotFoundError as exc:
