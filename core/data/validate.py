@@ -4,14 +4,14 @@ naming the file and the reason."""
 from __future__ import annotations
 
 import json
-import zlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from core.data.concepts import PARADIGMS, canonical_concept
+from core.data.concepts import canonical_concept
 from core.errors import DataError
 
 
@@ -20,8 +20,8 @@ def read_json(path: Path) -> dict:
         raise DataError(path, "missing")
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(path, f"not valid JSON ({exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise DataError(path, f"not valid JSON ({_first_line(exc)})") from None
     if not isinstance(meta, dict):
         raise DataError(path, "must hold a JSON object")
     return meta
@@ -39,9 +39,17 @@ def load_nifti(path: Path, ndim: int | None = None) -> nib.Nifti1Image:
         np.asarray(data[(slice(None),) * len(img.shape)] if ndim == 3 else data[..., :1])
     except DataError:
         raise
-    except (nib.filebasedimages.ImageFileError, OSError, EOFError, ValueError, zlib.error) as exc:
-        raise DataError(path, f"not a readable NIfTI image ({type(exc).__name__}: {exc})") from None
+    except MemoryError:
+        raise DataError(path, "image too large to read (check its header dimensions)") from None
+    except Exception as exc:  # noqa: BLE001 - nibabel/gzip/zlib raise many types on malformed files
+        reason = f"{type(exc).__name__}: {_first_line(exc)}"
+        raise DataError(path, f"not a readable NIfTI image ({reason})") from None
     return img
+
+
+def _first_line(exc: BaseException, limit: int = 200) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else ""
 
 
 def read_table(path: Path, sep: str = "\t") -> pd.DataFrame:
@@ -49,8 +57,8 @@ def read_table(path: Path, sep: str = "\t") -> pd.DataFrame:
         raise DataError(path, "missing")
     try:
         return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(path, f"not a readable table ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - pandas raises many types on malformed text
+        raise DataError(path, f"not a readable table ({type(exc).__name__}: {_first_line(exc)})") from None
 
 
 def normalise_concepts(frame: pd.DataFrame, path: Path) -> pd.Series:
@@ -91,23 +99,6 @@ def read_events_table(path: Path) -> pd.DataFrame:
     return out
 
 
-def read_stimuli_table(path: Path) -> pd.DataFrame:
-    """The stimulus table (concept, paradigm, stimulus_idx, text, image)."""
-    frame = read_table(path)
-    for col in ("concept", "paradigm"):
-        if col not in frame:
-            raise DataError(path, f"no '{col}' column")
-    unknown = sorted(set(frame["paradigm"].dropna()) - set(PARADIGMS))
-    if unknown:
-        raise DataError(path, f"unknown paradigm {unknown[0]!r}; expected {', '.join(PARADIGMS)}")
-    frame["concept"] = normalise_concepts(frame, path)
-    frame["stimulus_idx"] = _int_column(frame, "stimulus_idx", path)
-    for col in ("text", "image"):
-        if col not in frame:
-            frame[col] = pd.NA
-    return frame
-
-
 def check_betas_shape(path: Path, shape: tuple[int, ...], n_trials: int, n_voxels: int) -> None:
     """Responses must be (n_trials, n_voxels), matching the events table and the mask."""
     if len(shape) != 2:
@@ -116,3 +107,22 @@ def check_betas_shape(path: Path, shape: tuple[int, ...], n_trials: int, n_voxel
         raise DataError(path, f"{shape[0]} response rows but the events table has {n_trials} trials")
     if shape[1] not in (-1, n_voxels):
         raise DataError(path, f"{shape[1]} voxel columns but the mask has {n_voxels} voxels")
+
+
+def check_same_concepts(concepts: dict[str, Iterable[str]], files: dict[str, Path]) -> None:
+    """Every paradigm must cover the same set of concepts.
+
+    ``concepts`` maps paradigm -> its concept names, ``files`` paradigm -> the file they came from; the
+    error names the first file whose set differs from the first paradigm's.
+    """
+    first = next(iter(concepts))
+    ref = set(concepts[first])
+    for paradigm, names in concepts.items():
+        have = set(names)
+        if have == ref:
+            continue
+        parts = []
+        for label, diff in (("missing", sorted(ref - have)), ("extra", sorted(have - ref))):
+            if diff:
+                parts.append(f"{label} {', '.join(diff[:3])}{' ...' if len(diff) > 3 else ''} ({len(diff)})")
+        raise DataError(files[paradigm], f"concepts differ from {files[first].name}: {'; '.join(parts)}")

@@ -24,12 +24,13 @@ import pandas as pd
 from core.data.concepts import PARADIGMS
 from core.data.dataset import Dataset, ParticipantData
 from core.data.geometry import VoxelGeometry
+from core.data.stimuli import read_stimulus_table
 from core.data.validate import (
     check_betas_shape,
+    check_same_concepts,
     load_nifti,
     read_events_table,
     read_json,
-    read_stimuli_table,
 )
 from core.errors import DataError
 
@@ -53,12 +54,14 @@ def open_native(path: Path) -> Dataset:
             f"unknown paradigm(s) {', '.join(map(str, unknown))}; expected {', '.join(PARADIGMS)}",
         )
     participants = tuple(str(p) for p in meta["participants"])
+    if len(set(participants)) != len(participants):
+        raise DataError(path / "dataset.json", "a participant is listed twice")
     for pid in participants:
         if not (path / f"sub-{pid}").is_dir():
             raise DataError(path / f"sub-{pid}", "participant folder listed in dataset.json is missing")
     stimuli = None
     if (path / "stimuli.tsv").is_file():
-        stimuli = read_stimuli_table(path / "stimuli.tsv")
+        stimuli = read_stimulus_table(path / "stimuli.tsv")
     return Dataset(
         path=path,
         name=str(meta.get("name", path.name)),
@@ -92,14 +95,17 @@ class NativeLoader:
                 raise DataError(events_path, f"missing: paradigm {paradigm!r} is listed in dataset.json")
             ev = read_events_table(events_path)
             betas_path = _betas_path(folder, paradigm)
-            check_betas_shape(betas_path, _peek_shape(betas_path), len(ev), geometry.n_voxels)
+            check_betas_shape(betas_path, _peek_shape(betas_path, geometry), len(ev), geometry.n_voxels)
             events[paradigm] = ev
             sources[paradigm] = _BetasFile(betas_path, geometry)
+        check_same_concepts({p: ev["concept"] for p, ev in events.items()},
+                            {p: folder / f"{p}_events.tsv" for p in events})
         language = None
         if (folder / "langloc.nii.gz").is_file():
             img = load_nifti(folder / "langloc.nii.gz", ndim=3)
             if img.shape[:3] != geometry.shape:
-                raise DataError(folder / "langloc.nii.gz", f"grid {img.shape} differs from mask {geometry.shape}")
+                raise DataError(folder / "langloc.nii.gz",
+                                f"grid {img.shape} differs from mask {geometry.shape}")
             language = geometry.from_volume(np.asarray(img.dataobj, dtype=np.float32)).astype(np.float32)
         return ParticipantData(participant, geometry, events, sources, language)
 
@@ -111,17 +117,25 @@ def _betas_path(folder: Path, paradigm: str) -> Path:
     raise DataError(folder / f"{paradigm}_betas.npy", "missing (no .npy or .nii.gz betas for this paradigm)")
 
 
-def _peek_shape(path: Path) -> tuple[int, ...]:
+def _load_npy(path: Path) -> np.ndarray:
+    """Memory-map a numeric ``.npy`` (never unpickles); errors become DataError."""
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001 - numpy raises many types on malformed headers
+        text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise DataError(path, f"not a readable .npy array ({text})") from None
+    if arr.dtype.kind not in "fiu":
+        raise DataError(path, f"responses must be numeric, got dtype {arr.dtype}")
+    return arr
+
+
+def _peek_shape(path: Path, geometry: VoxelGeometry) -> tuple[int, ...]:
     """The responses' (n_trials, n_voxels) shape, read from the header only."""
     if path.suffix == ".npy":
-        try:
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise DataError(path, f"not a readable .npy array ({exc})") from None
-        if arr.dtype.kind not in "fiu":
-            raise DataError(path, f"responses must be numeric, got dtype {arr.dtype}")
-        return tuple(arr.shape)
+        return tuple(_load_npy(path).shape)
     img = load_nifti(path, ndim=4)
+    if tuple(img.shape[:3]) != geometry.shape:
+        raise DataError(path, f"grid {img.shape[:3]} differs from mask {geometry.shape}")
     return (img.shape[3], -1)
 
 
@@ -132,9 +146,14 @@ class _BetasFile:
 
     def __call__(self) -> np.ndarray:
         if self.path.suffix == ".npy":
-            arr = np.load(self.path, mmap_mode="r", allow_pickle=False)
+            arr = _load_npy(self.path)
             return arr if arr.dtype == np.float32 else np.asarray(arr, dtype=np.float32)
-        vol = np.asarray(load_nifti(self.path, ndim=4).dataobj, dtype=np.float32)
+        try:
+            vol = np.asarray(load_nifti(self.path, ndim=4).dataobj, dtype=np.float32)
+        except DataError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a 4D image truncated after its first volume
+            raise DataError(self.path, f"not a readable NIfTI image ({type(exc).__name__})") from None
         if vol.shape[:3] != self.geometry.shape:
             raise DataError(self.path, f"grid {vol.shape[:3]} differs from mask {self.geometry.shape}")
         return np.ascontiguousarray(vol[self.geometry.mask].T)
