@@ -1,0 +1,129 @@
+"""Analysis panel: discovered plugins, a parameter form generated from the selected plugin's
+declarations, device choice, Run and Cancel with a progress bar."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QCollapsible
+
+from app.views.params_form import ParamsForm
+
+
+class AnalysisPanel(QWidget):
+    runRequested = Signal(str, dict, str)  # plugin name, raw parameter values, device
+    cancelRequested = Signal()
+
+    def __init__(self, registry, parent=None) -> None:
+        super().__init__(parent)
+        self.registry = registry
+        self.plugins: dict[str, type] = {}
+        self.saved: dict[str, dict] = {}
+        self.list = QListWidget()
+        self.list.setMaximumHeight(130)
+        self.list.currentItemChanged.connect(self._select)
+        self.description = QLabel()
+        self.description.setWordWrap(True)
+        self.form = ParamsForm()
+        self.collapsible = QCollapsible("Parameters")
+        self.collapsible.addWidget(self.form)
+        self.collapsible.expand(animate=False)
+        self.device = QComboBox()
+        self.device.addItems(["auto", "cpu", "cuda", "mps"])
+        self.run_button = QPushButton("Run")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.run_button.clicked.connect(self._run)
+        self.cancel_button.clicked.connect(self.cancelRequested.emit)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("device"))
+        row.addWidget(self.device)
+        row.addStretch(1)
+        row.addWidget(self.run_button)
+        row.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.list)
+        layout.addWidget(self.description)
+        layout.addWidget(self.collapsible)
+        layout.addLayout(row)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.message)
+        layout.addStretch(1)
+        self.reload()
+
+    def reload(self) -> None:
+        """List every registered plugin; ones that fail to load are shown disabled with the reason."""
+        self.list.clear()
+        self.plugins = self.registry.load_all()
+        for name in self.registry.names():
+            cls = self.plugins.get(name)
+            item = QListWidgetItem(f"{cls.title}" if cls else f"{name} (unavailable)")
+            item.setData(Qt.UserRole, name)
+            if cls is None:
+                item.setFlags(item.flags() & ~Qt.ItemIsEnabled)
+                item.setForeground(QColor("grey"))
+                item.setToolTip(self.registry.errors.get(name, ""))
+            else:
+                item.setToolTip(cls.description)
+            self.list.addItem(item)
+        for row in range(self.list.count()):
+            if self.list.item(row).flags() & Qt.ItemIsEnabled:
+                self.list.setCurrentRow(row)
+                break
+
+    def current_name(self) -> str | None:
+        item = self.list.currentItem()
+        return None if item is None else item.data(Qt.UserRole)
+
+    def select(self, name: str) -> None:
+        for row in range(self.list.count()):
+            if self.list.item(row).data(Qt.UserRole) == name:
+                self.list.setCurrentRow(row)
+
+    def _select(self, current, previous) -> None:
+        if previous is not None and previous.data(Qt.UserRole) in self.plugins:
+            self.saved[previous.data(Qt.UserRole)] = self.form.values()
+        name = None if current is None else current.data(Qt.UserRole)
+        cls = self.plugins.get(name)
+        self.description.setText(cls.description if cls else "")
+        self.form.set_params(cls.params if cls else ())
+        if name in self.saved:
+            self.form.set_values(self.saved[name])
+
+    def settings(self) -> dict[str, dict]:
+        """Parameter values per plugin (for session restore)."""
+        name = self.current_name()
+        if name in self.plugins:
+            self.saved[name] = self.form.values()
+        return dict(self.saved)
+
+    def _run(self) -> None:
+        name = self.current_name()
+        if name in self.plugins:
+            self.runRequested.emit(name, self.form.values(), self.device.currentText())
+
+    def set_running(self, running: bool) -> None:
+        self.run_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        if running:
+            self.progress.setValue(0)
+
+    def show_progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(round(1000 * min(max(fraction, 0.0), 1.0))))
+        self.message.setText(message)

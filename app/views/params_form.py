@@ -1,0 +1,121 @@
+"""A parameter form generated from a plugin's declared :class:`~app.plugins.base.Param` tuple."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+BIG = 1_000_000_000
+
+
+class ParamsForm(QWidget):
+    """One editor per parameter; :meth:`values` returns {name: value} ready for ``resolve_params``."""
+
+    def __init__(self, params=(), parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.layout_ = QFormLayout(self)
+        self.layout_.setContentsMargins(0, 0, 0, 0)
+        self.editors: dict[str, QWidget] = {}
+        self.params = ()
+        self.set_params(params)
+
+    def set_params(self, params) -> None:
+        while self.layout_.rowCount():
+            self.layout_.removeRow(0)
+        self.editors.clear()
+        self.params = tuple(params)
+        for p in self.params:
+            editor = self._make_editor(p)
+            editor.setToolTip(p.help)
+            editor.setObjectName(f"param_{p.name}")
+            self.editors[p.name] = editor
+            self.layout_.addRow(p.name, editor)
+        self.set_values({p.name: p.default for p in self.params})
+
+    def _make_editor(self, p) -> QWidget:
+        if p.special or (p.type == "choice"):
+            box = QComboBox()
+            items = [str(c) for c in (p.choices or ())] + list(p.special)
+            box.addItems(items)
+            box.setEditable(p.type != "choice")
+            return box
+        if p.type == "int":
+            box = QSpinBox()
+            lo, hi = p.bounds or (None, None)
+            box.setRange(int(lo) if lo is not None else -BIG, int(hi) if hi is not None else BIG)
+            return box
+        if p.type == "float":
+            box = QDoubleSpinBox()
+            lo, hi = p.bounds or (None, None)
+            box.setDecimals(6)
+            box.setRange(float(lo) if lo is not None else -1e12, float(hi) if hi is not None else 1e12)
+            return box
+        if p.type == "bool":
+            return QCheckBox()
+        if p.type == "path":
+            holder = QWidget()
+            row = QHBoxLayout(holder)
+            row.setContentsMargins(0, 0, 0, 0)
+            holder.line = QLineEdit()
+            browse = QPushButton("…")
+            browse.setFixedWidth(28)
+            browse.clicked.connect(lambda: self._browse(holder.line))
+            row.addWidget(holder.line)
+            row.addWidget(browse)
+            return holder
+        return QLineEdit()
+
+    def _browse(self, line: QLineEdit) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose a folder", line.text())
+        if path:
+            line.setText(path)
+
+    def values(self) -> dict[str, Any]:
+        out = {}
+        for p in self.params:
+            e = self.editors[p.name]
+            if isinstance(e, QComboBox):
+                out[p.name] = e.currentText()
+            elif isinstance(e, (QSpinBox, QDoubleSpinBox)):
+                out[p.name] = e.value()
+            elif isinstance(e, QCheckBox):
+                out[p.name] = e.isChecked()
+            elif isinstance(e, QLineEdit):
+                out[p.name] = e.text()
+            else:
+                out[p.name] = e.line.text()
+        return out
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        for p in self.params:
+            if p.name not in values or values[p.name] is None:
+                continue
+            v = values[p.name]
+            e = self.editors[p.name]
+            try:
+                if isinstance(e, QComboBox):
+                    e.setCurrentText(str(v))
+                elif isinstance(e, QSpinBox):
+                    e.setValue(int(v))
+                elif isinstance(e, QDoubleSpinBox):
+                    e.setValue(float(v))
+                elif isinstance(e, QCheckBox):
+                    e.setChecked(v if isinstance(v, bool) else str(v).lower() in ("1", "true", "yes", "on"))
+                elif isinstance(e, QLineEdit):
+                    e.setText(str(v))
+                else:
+                    e.line.setText(str(v))
+            except (TypeError, ValueError):
+                continue

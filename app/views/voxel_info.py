@@ -1,0 +1,134 @@
+"""Everything known about one voxel, gathered for the voxel card (Qt-free, testable).
+
+Sources: the atlas (Glasser area, paper ROI), every loaded VoxelMap (value at the voxel's MNI point),
+tables with x, y, z columns (e.g. ``consistency_voxels.csv``), maps tagged with ``layer`` (encoding r
+per layer), a quartile map, and the dataset itself: the voxel's 180 concept means per paradigm, from
+which C and its permutation null are computed exactly as the consistency analysis does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.outputs import Table, VoxelMap
+
+NULL_PERMUTATIONS = 1000
+NULL_SEED = 0
+
+
+@dataclass
+class VoxelInfo:
+    """What the card shows. Unavailable items are None / empty."""
+
+    hemi: str | None
+    vertex: int | None
+    xyz: np.ndarray  # (3,) mm
+    participant: str | None = None
+    voxel: int = -1  # index in the participant's geometry
+    area: str | None = None
+    roi: str | None = None
+    map_values: list[tuple[str, float, str]] = field(default_factory=list)  # (name, value, units)
+    table_rows: dict[str, dict] = field(default_factory=dict)  # table name -> row at this voxel
+    language: float | None = None
+    layer_profiles: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    quartile: int | None = None
+    concept_means: dict[str, np.ndarray] = field(default_factory=dict)  # paradigm -> (n_concepts,)
+    C: float | None = None
+    p: float | None = None
+    null: np.ndarray | None = None
+
+
+def value_at(vmap: VoxelMap, xyz: np.ndarray) -> float:
+    """The map's value at an MNI point (NaN outside its voxels)."""
+    idx = int(vmap.geometry.index_of_mm(np.asarray(xyz)[None])[0])
+    return float(vmap.values[idx]) if idx >= 0 else float("nan")
+
+
+def _is_quartile(vmap: VoxelMap) -> bool:
+    return "quartile" in vmap.name.lower() or str(vmap.meta.get("stat", "")).lower() == "quartile"
+
+
+def collect(
+    xyz: np.ndarray,
+    maps: list[VoxelMap] = (),
+    tables: list[Table] = (),
+    participant=None,
+    hemi: str | None = None,
+    vertex: int | None = None,
+    with_null: bool = True,
+) -> VoxelInfo:
+    """Gather a :class:`VoxelInfo` at MNI point ``xyz`` (mm).
+
+    participant : a ``ParticipantData`` (concept means, language response) or None.
+    """
+    from app.views import atlas_info
+
+    xyz = np.asarray(xyz, dtype=float)
+    info = VoxelInfo(hemi, vertex, xyz, area=atlas_info.area_at_mm(xyz), roi=atlas_info.roi_at_mm(xyz))
+    for vmap in maps:
+        v = value_at(vmap, xyz)
+        info.map_values.append((vmap.name, v, vmap.units))
+        if "layer" in vmap.meta and np.isfinite(v):
+            model = str(vmap.meta.get("model", "model"))
+            layers, vals = info.layer_profiles.get(model, (np.empty(0, int), np.empty(0)))
+            info.layer_profiles[model] = (np.r_[layers, int(vmap.meta["layer"])], np.r_[vals, v])
+        if _is_quartile(vmap) and np.isfinite(v):
+            info.quartile = int(round(v))
+    for model, (layers, vals) in info.layer_profiles.items():
+        order = np.argsort(layers)
+        info.layer_profiles[model] = (layers[order], vals[order])
+    for table in tables:
+        row = _row_at(table, xyz, participant.id if participant is not None else None)
+        if row is not None:
+            info.table_rows[table.name] = row
+    if participant is not None:
+        _from_participant(info, participant, with_null)
+    return info
+
+
+def _row_at(table: Table, xyz: np.ndarray, pid: str | None) -> dict | None:
+    frame = table.frame
+    if not {"x", "y", "z"} <= set(frame.columns):
+        return None
+    hit = np.all(np.abs(frame[["x", "y", "z"]].to_numpy(float) - xyz) < 0.5, axis=1)
+    if "participant" in frame.columns and pid is not None and (frame["participant"].astype(str) == pid).any():
+        hit &= (frame["participant"].astype(str) == pid).to_numpy()
+    if not hit.any():
+        return None
+    return frame[hit].iloc[0].to_dict()
+
+
+def _from_participant(info: VoxelInfo, participant, with_null: bool) -> None:
+    from core.analyses.consistency import consistency
+
+    info.participant = participant.id
+    idx = int(participant.geometry.index_of_mm(info.xyz[None])[0])
+    info.voxel = idx
+    if idx < 0:
+        return
+    if participant.language is not None:
+        info.language = float(participant.language[idx])
+    for paradigm in participant.paradigms:
+        info.concept_means[paradigm] = participant.concept_means(paradigm, voxels=np.array([idx]))[:, 0]
+    if len(info.concept_means) >= 2:
+        profiles = np.stack(list(info.concept_means.values()))  # (P, n)
+        c = float(consistency(profiles[:, :, None])[0])
+        info.C = c if np.isfinite(c) else None
+        if with_null:
+            add_null(info)
+
+
+def add_null(info: VoxelInfo) -> VoxelInfo:
+    """Add the permutation null of C (the consistency analysis's permutations: same count and seed) and
+    its p-value to ``info`` (needs ``info.C`` and the concept means)."""
+    from core.analyses.consistency import voxel_null
+
+    if info.C is None or len(info.concept_means) < 2:
+        return info
+    profiles = np.stack(list(info.concept_means.values()))
+    null = voxel_null(profiles, NULL_PERMUTATIONS, NULL_SEED, backend="numpy")
+    info.null = null
+    info.p = float((1 + np.sum(null >= info.C)) / (1 + len(null)))
+    return info
