@@ -73,6 +73,9 @@ def test_runner_writes_outputs_and_provenance(tiny_native, tmp_path):
     assert prov["analysis"] == "mean_response" and prov["parameters"]["scale"] == 2.0
     assert prov["device"] == "cpu" and len(prov["dataset"]["sha256_sampled"]) == 64
     assert "numpy" in prov["versions"] and record.params["paradigm"] == "pictures"
+    assert prov["outputs"]["sub-S1_mean"] == {"kind": "VoxelMap", "description": "", "units": "a.u.",
+                                              "two_sided": False, "meta": {}}
+    assert prov["outputs"]["means"]["kind"] == "Table"
 
 
 def test_failed_or_cancelled_run_leaves_nothing(tiny_native, tmp_path):

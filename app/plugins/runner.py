@@ -11,7 +11,7 @@ from app.plugins.base import AnalysisPlugin, RunInputs
 from core.backend import resolve_device
 from core.export.atomic import atomic_output_dir
 from core.export.provenance import build_provenance, write_provenance
-from core.export.writers import write_outputs
+from core.export.writers import describe_output, write_outputs
 from core.progress import CancelToken, NeverCancel, ProgressFn, check_cancel, no_progress
 
 
@@ -52,6 +52,7 @@ def run_analysis(
     record = build_provenance(
         plugin_cls.name, values, dataset_path, concrete, time.perf_counter() - start, inputs.provenance
     )
+    record["outputs"] = {o.name: describe_output(o) for o in outputs}
     paths: list[Path] = []
     if out_dir is not None:
         out_dir = Path(out_dir)

@@ -41,6 +41,19 @@ def write_output(output, folder: Path, figure_formats: tuple[str, ...] = ("png",
     raise TypeError(f"unknown output type {type(output).__name__}")
 
 
+def describe_output(output) -> dict:
+    """JSON-ready description of an output (kind, units, sidedness, tags) for provenance.json, so a
+    results folder read back later keeps what the files alone cannot say."""
+    info = {"kind": type(output).__name__, "description": getattr(output, "description", "")}
+    if isinstance(output, VoxelMap):
+        info.update(units=output.units, two_sided=output.two_sided, meta=output.meta)
+    elif isinstance(output, RDM):
+        info.update(labels=list(output.labels), meta=output.meta)
+    elif isinstance(output, LayerCurve):
+        info.update(ylabel=output.ylabel)
+    return info
+
+
 def write_outputs(outputs, folder: Path) -> list[Path]:
     paths: list[Path] = []
     names = [o.name for o in outputs]
