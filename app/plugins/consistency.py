@@ -1,0 +1,174 @@
+"""Built-in plugin ``consistency``: semantic consistency maps, permutation test, split-half replication,
+group probabilistic map and per-area summary (method.md §2). A thin adapter over
+:mod:`core.analyses.consistency_maps` and :mod:`core.analyses.consistency_areas`; Qt-free.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from app.plugins.base import AnalysisPlugin, Param
+from core.analyses.consistency_areas import area_consistency, area_frame
+from core.analyses.consistency_maps import group_fraction, participant_consistency, union_geometry
+from core.backend import BACKENDS
+from core.errors import DataError, ParameterError
+from core.outputs import AreaTable, Table, VoxelMap
+from core.progress import check_cancel, sub_progress
+from core.stats.correction import CORRECTIONS
+
+
+class ConsistencyPlugin(AnalysisPlugin):
+    name = "consistency"
+    title = "Semantic consistency"
+    description = (
+        "Per voxel, the mean pairwise Pearson r of concept profiles across the three paradigms, tested by "
+        "permuting concepts (one-sided), with split-half replication, a group probabilistic map and an "
+        "area table."
+    )
+    params = (
+        Param(
+            "n_permutations",
+            "int",
+            1000,
+            "permutations per voxel (the same for every voxel)",
+            bounds=(1, 100_000),
+        ),
+        Param("seed", "int", 0, "seed of the permutation table", bounds=(0, None)),
+        Param("alpha", "float", 0.05, "significance level (one-sided)", bounds=(1e-6, 0.5)),
+        Param("correction", "choice", "none", "multiple comparisons over voxels", choices=CORRECTIONS),
+        Param("split_halves", "bool", True, "also test each stimulus half; replicated = significant in both"),
+        Param("participants", "str", "all", "participants to analyse: 'all' or a comma-separated list"),
+        Param(
+            "backend",
+            "choice",
+            "auto",
+            "array backend (auto: torch on a GPU, numba on the CPU, numpy without numba)",
+            choices=BACKENDS,
+        ),
+        Param("atlas", "str", "glasser", "areas for the area table: 'glasser', 'none' or a label NIfTI path"),
+        Param("atlas_table", "str", "", "label table (TSV: label, name[, hemisphere]) for a NIfTI atlas"),
+    )
+    outputs = ("Table", "VoxelMap", "AreaTable")
+
+    def run(self, inputs, params, progress, cancel):
+        dataset = inputs.open_dataset()
+        pids = _participants(params["participants"], dataset.participants)
+        choice = params["atlas"]
+        if choice.strip().lower() == "glasser" and "MNI" not in dataset.space:
+            inputs.provenance["atlas_skipped"] = (
+                f"Glasser areas are in MNI space; the data are {dataset.space}"
+            )
+            choice = "none"
+        atlas = _atlas(choice, params["atlas_table"])
+        frames, outputs, results, sig_flags = [], [], [], []
+        c_area: dict[int, list[float]] = {}
+        for n, pid in enumerate(pids):
+            check_cancel(cancel)
+            report = sub_progress(progress, n / len(pids), (n + 1) / len(pids))
+            data = dataset.participant(pid)
+            try:
+                result = participant_consistency(
+                    data,
+                    params["n_permutations"],
+                    params["seed"],
+                    params["alpha"],
+                    params["correction"],
+                    params["split_halves"],
+                    concepts=dataset.concepts,
+                    backend=params["backend"],
+                    device=inputs.device,
+                    progress=sub_progress(report, 0.0, 0.9),
+                    cancel=cancel,
+                )
+                if atlas is not None:
+                    report(0.9, f"{pid}: area-averaged consistency")
+                    labels = atlas.sample(data.geometry)
+                    ids = np.unique(labels[labels != 0])
+                    values = area_consistency(data, labels, ids, dataset.concepts)
+                    for lab, value in zip(ids, values, strict=True):
+                        c_area.setdefault(int(lab), []).append(float(value))
+            finally:
+                data.release()
+            results.append(result)
+            sig_flags.append((result.geometry, result.significant))
+            frames.append(result.frame())
+            outputs.append(
+                _map(f"sub-{pid}_C", result.C, result, "Pearson r", "consistency C (all trials)", True)
+            )
+            outputs.append(
+                _map(f"sub-{pid}_p", result.p, result, "p", "one-sided permutation p (all trials)")
+            )
+            report(1.0, f"{pid}: done")
+        group_geometry = union_geometry([r.geometry for r in results])
+        _, group = group_fraction([(r.geometry, r.group_flag) for r in results], group_geometry)
+        replicated = all(r.replicated is not None for r in results)
+        what = "replicated in both split halves" if replicated else "significant"
+        outputs.append(
+            VoxelMap("group_probabilistic", group, group_geometry, units="fraction of participants",
+                     description=f"fraction of participants {what} (p <= {params['alpha']}, "
+                     f"correction {params['correction']})", meta={"stat": "probabilistic"})
+        )  # fmt: skip
+        tables = [Table("consistency_voxels", pd.concat(frames, ignore_index=True), "C and p per voxel")]
+        if atlas is not None:
+            _, sig_fraction = group_fraction(sig_flags, group_geometry)
+            c_mean = {
+                lab: float(np.nanmean(v)) if np.isfinite(v).any() else np.nan for lab, v in c_area.items()
+            }
+            frame = area_frame(atlas.table, atlas.sample(group_geometry), group, sig_fraction, c_mean)
+            tables.append(AreaTable("consistency_areas", frame, "consistency per atlas area"))
+        inputs.provenance.update(
+            {
+                "seeds": {"permutations": params["seed"]},
+                "n_permutations": params["n_permutations"],
+                "backend": results[0].backend,
+                "participants": list(pids),
+                "group_grid": "union of participant masks; denominator = number of participants",
+                "group_map": what,
+                "atlas": params["atlas"] if atlas is not None else "none",
+            }
+        )
+        if params["correction"] == "fdr_bh":
+            floor = 1.0 / (params["n_permutations"] + 1)
+            inputs.provenance["note"] = (
+                f"fdr_bh on permutation p-values: the smallest p is {floor:.2g}, so BH rejects nothing "
+                f"unless at least {floor / params['alpha']:.2%} of a participant's voxels reach it; use more "
+                f"permutations for large maps"
+            )
+        return [*tables, *outputs]
+
+
+def _map(name, values, result, units, description, two_sided=False) -> VoxelMap:
+    meta = {"participant": result.participant, "stat": name.rsplit("_", 1)[-1]}
+    return VoxelMap(name, values, result.geometry, units=units, description=description,
+                    two_sided=two_sided, meta=meta)  # fmt: skip
+
+
+def _participants(choice: str, available: tuple[str, ...]) -> tuple[str, ...]:
+    text = choice.strip()
+    if text.lower() in ("", "all"):
+        return tuple(available)
+    wanted = tuple(p.strip() for p in text.split(",") if p.strip())
+    unknown = [p for p in wanted if p not in available]
+    if unknown:
+        raise ParameterError(f"participants: unknown {', '.join(unknown)}; available: {', '.join(available)}")
+    return wanted
+
+
+def _atlas(choice: str, table: str):
+    """The label volume for the area table, or None for 'none'."""
+    text = choice.strip()
+    if text.lower() == "none":
+        return None
+    if text.lower() == "glasser":
+        from core.atlas.glasser import glasser_mni
+
+        return glasser_mni()
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise DataError(path, "atlas label volume not found (use 'glasser', 'none' or a NIfTI path)")
+    from core.atlas.labels import load_label_volume
+
+    return load_label_volume(path, Path(table).expanduser() if table else None)

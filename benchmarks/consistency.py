@@ -1,0 +1,175 @@
+"""Benchmark: semantic consistency permutation test, 230,000 voxels x 180 concepts x 3 paradigms x 1000
+permutations, against a straightforward per-voxel implementation of the paper's procedure.
+
+Peer (the paper's ``voxel_consistency_permutation_test``): per voxel, a 180 x 3 DataFrame of concept means,
+``DataFrame.corr()`` for the true C, then a loop of permutations, each shuffling every column with
+``np.random.permutation`` and calling ``DataFrame.corr()`` again, stopping early once
+``round(0.05 * 1000) = 50`` permutations reach the true value (the paper's early rejection). It is timed
+on a random voxel subset of the same data and scaled per voxel. The early stop only makes the peer
+faster; it then yields a pass/fail, while ours gives every voxel its exact p-value and the max-statistic
+null. (The paper also rebuilds each voxel's concept means with a groupby/pivot; the peer here is given
+them, so the ratio is conservative.)
+
+Ours: :func:`core.analyses.consistency.permutation_test` (numba kernel by default), compile time excluded
+(numba caches it on disk). Peak memory = the process's peak resident memory above its level before the
+call (sampled every 5 ms), besides the 497 MB input.
+
+Usage: python benchmarks/consistency.py [--voxels 230000] [--peer-voxels 120] [--backends]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from core.analyses.consistency import permutation_test  # noqa: E402
+
+N_CONCEPTS, N_PARADIGMS, N_PERM = 180, 3, 1000
+
+
+def synthetic(n_vox: int, seed: int = 0, signal_fraction: float = 0.1) -> np.ndarray:
+    """Concept means float32 (3, 180, V): noise plus a shared concept profile in 10% of the voxels."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N_PARADIGMS, N_CONCEPTS, n_vox), dtype=np.float32)
+    n_sig = int(n_vox * signal_fraction)
+    idx = rng.choice(n_vox, n_sig, replace=False)
+    shared = rng.standard_normal((N_CONCEPTS, n_sig), dtype=np.float32)
+    strength = rng.uniform(0.1, 0.6, n_sig).astype(np.float32)
+    x[:, :, idx] += shared * strength
+    return x
+
+
+def paper_voxel_test(profiles: np.ndarray, n_permutations: int = N_PERM, p_threshold: float = 0.05) -> int:
+    """The paper's per-voxel test on a (3, 180) concept-mean matrix: 1 if significant, else 0."""
+    df = pd.DataFrame(profiles.T, columns=["sentences", "pictures", "word_clouds"])
+    corrs = df.corr().values
+    true_corr = corrs[np.triu_indices_from(corrs, 1)].mean()
+    permuted = df.copy()
+    at_or_above = 0
+    for _ in range(n_permutations):
+        for col in df.columns:
+            permuted[col] = np.random.permutation(df[col].values)
+        corrs = permuted.corr().values
+        if not corrs[np.triu_indices_from(corrs, 1)].mean() < true_corr:
+            at_or_above += 1
+        if at_or_above == np.round(p_threshold * n_permutations):
+            return 0
+    return 1
+
+
+class PeakRSS:
+    """Sample this process's resident memory every 5 ms while the block runs."""
+
+    def __enter__(self):
+        self.proc = psutil.Process()
+        self.base = self.peak = self.proc.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            time.sleep(0.005)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.proc.memory_info().rss)
+
+
+def machine() -> str:
+    cpu = "unknown cpu"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"machine: {cpu}, {os.cpu_count()} cores, {datetime.date.today().isoformat()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--voxels", type=int, default=230_000)
+    parser.add_argument("--peer-voxels", type=int, default=120)
+    parser.add_argument("--backends", action="store_true", help="also time numpy and torch on 8,192 voxels")
+    parser.add_argument("--no-append", action="store_true", help="do not append to BENCHMARKS.md")
+    args = parser.parse_args()
+
+    load = os.getloadavg()[0]
+    x = synthetic(args.voxels)
+    permutation_test(x[:, :, :256], 10, seed=0)  # load / compile the kernel once
+    with PeakRSS() as mem:
+        start, cpu = time.perf_counter(), time.process_time()
+        result = permutation_test(x, N_PERM, seed=0)
+        ours = time.perf_counter() - start
+        cpu = time.process_time() - cpu
+    extra_mb = (mem.peak - mem.base) / 2**20
+    print(f"ours ({result.backend}): {ours:.2f} s for {args.voxels:,} voxels x {N_PERM} permutations; "
+          f"{cpu:.1f} s CPU; peak memory +{extra_mb:.0f} MB over the {x.nbytes / 2**20:.0f} MB input; "
+          f"{(result.p <= 0.05).mean():.3f} of voxels p <= 0.05")  # fmt: skip
+
+    lines = []
+    if args.backends:
+        sub = x[:, :, :8192]
+        for backend in ("numba", "torch", "numpy"):
+            start = time.perf_counter()
+            permutation_test(sub, N_PERM, seed=0, backend=backend)
+            scaled = (time.perf_counter() - start) / sub.shape[2] * args.voxels
+            print(f"  backend {backend}: {scaled:.1f} s scaled to {args.voxels:,} voxels")
+            lines.append(f"  backend {backend}: {scaled:.1f} s (8,192 voxels, scaled)")
+
+    rng = np.random.default_rng(1)
+    voxels = rng.choice(args.voxels, args.peer_voxels, replace=False)
+    np.random.seed(0)
+    start, peer_cpu = time.perf_counter(), time.process_time()
+    passed = [paper_voxel_test(x[:, :, v].astype(np.float64)) for v in voxels]
+    per_voxel = (time.perf_counter() - start) / len(voxels)
+    peer_cpu = (time.process_time() - peer_cpu) / len(voxels) * args.voxels
+    peer = per_voxel * args.voxels
+    agree = np.mean(np.asarray(passed, bool) == (result.p[voxels] <= 0.05))
+    ratio = peer / ours
+    line = (f"consistency ({args.voxels:,} voxels x 180 concepts x 3 paradigms x 1000 permutations): "
+            f"ours {ours:.2f} s, peer {peer:.0f} s, ratio {ratio:.0f}")  # fmt: skip
+    print(line)
+    cpu_line = (
+        f"  CPU time (less sensitive to other jobs): ours {cpu:.1f} s, peer {peer_cpu:.0f} s, "
+        f"ratio {peer_cpu / cpu:.0f}"
+    )
+    print(cpu_line)
+    print(
+        f"  peer: {per_voxel * 1e3:.1f} ms per voxel on {len(voxels)} voxels (paper's early stop), "
+        f"scaled per voxel; pass/fail agreement with ours {agree:.3f}; ours peak memory +{extra_mb:.0f} MB"
+    )
+    if not args.no_append:
+        with open(REPO / "BENCHMARKS.md", "a", encoding="utf-8") as fh:
+            fh.write(f"\n{machine()} (load average {load:.1f} at start: shared, timings contended)\n")
+            fh.write(f"- {line}\n")
+            fh.write(
+                f"  peer = the paper's per-voxel pandas procedure with its early stop, "
+                f"{per_voxel * 1e3:.1f} ms per voxel on {len(voxels)} voxels, scaled; ours peak memory "
+                f"+{extra_mb:.0f} MB over the {x.nbytes / 2**20:.0f} MB input; backend {result.backend}, "
+                f"{cpu:.1f} s CPU time for ours (all threads)\n"
+            )
+            fh.write(cpu_line + "\n")
+            for extra in lines:
+                fh.write(extra + "\n")
+
+
+if __name__ == "__main__":
+    main()
