@@ -1,0 +1,290 @@
+"""Built-in plugin ``encoding``: ridge encoding of voxels, Glasser areas or ROIs from language-model
+hidden states (method.md §3.4–3.6). Numbers come from :mod:`core.analyses.encoding_run`; the
+whole-brain comparison from :mod:`core.analyses.wholebrain`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from app.plugins.base import AnalysisPlugin, Param
+from core.analyses.cv import CV_GROUPS
+from core.analyses.encoding_run import EncodingRun, run_encoding
+from core.analyses.selection import SELECTIONS
+from core.data.concepts import PARADIGMS
+from core.errors import DataError, ParameterError
+from core.outputs import AreaTable, Figure, LayerCurve, Table, VoxelMap
+from core.progress import check_cancel, sub_progress
+from core.stats.noise_ceiling import ceiling_normalise
+
+POOLINGS = ("mean", "last_tok", "first_tok", "select")
+
+
+def split_list(text: str, what: str) -> list[str]:
+    items = [t.strip() for t in str(text).split(",") if t.strip()]
+    if not items:
+        raise ParameterError(f"{what}: give at least one value")
+    return items
+
+
+def choose_participants(choice: str, available: tuple[str, ...]) -> tuple[str, ...]:
+    if choice.strip().lower() == "all":
+        return tuple(available)
+    wanted = tuple(split_list(choice, "participants"))
+    unknown = [p for p in wanted if p not in available]
+    if unknown:
+        raise ParameterError(f"participants: unknown {', '.join(unknown)}; available: {', '.join(available)}")
+    return wanted
+
+
+def choose_paradigms(choice: str, available: tuple[str, ...]) -> list[str]:
+    wanted = list(available) if choice == "all" else [choice]
+    missing = [p for p in wanted if p not in available]
+    if missing:
+        raise ParameterError(f"paradigm {missing[0]!r} is not in this dataset ({', '.join(available)})")
+    return wanted
+
+
+ENCODING_PARAMS = (
+    Param("model", "str", "minilm", "model key, folder or hub id; several separated by commas"),
+    Param("paradigm", "choice", "sentences", "stimulus paradigm ('all': each in turn)",
+          choices=(*PARADIGMS, "all")),
+    Param("layer", "int", "select", "hidden state (0 = embeddings) or 'select'", bounds=(0, None),
+          special=("select",)),
+    Param("pooling", "choice", "mean", "token pooling; 'select' chooses last_tok/mean with the layer",
+          choices=POOLINGS),
+    Param("selection", "choice", "paper", "layer/pooling selection: paper (participant-averaged data, "
+          "not nested) or nested (inside each training fold)", choices=SELECTIONS),
+    Param("cv_folds", "int", 5, "cross-validation folds", bounds=(2, 50)),
+    Param("cv_groups", "choice", "stimulus", "fold unit: stimulus (the paper; concepts leak across "
+          "folds) or concept (all stimuli of a concept in one fold)", choices=CV_GROUPS),
+    Param("seed", "int", 0, "seed of the fold shuffling (0 = the paper's folds)", bounds=(0, None)),
+    Param("noise_ceiling", "bool", False, "NSD-style noise ceiling per target and r / ceiling"),
+    Param("participants", "str", "all", "'all' or a comma-separated list"),
+)
+
+
+class EncodingPlugin(AnalysisPlugin):
+    name = "encoding"
+    title = "Brain encoding (ridge)"
+    description = (
+        "Predict brain responses (voxels, Glasser areas or ROIs) from language-model hidden states: "
+        "per-target ridge with exact leave-one-out alpha selection (60 alphas, 1e-30 ... 1e29), k-fold "
+        "cross-validated Pearson r, layer and pooling selection (the paper's or nested), optional noise "
+        "ceiling, and the whole-brain consistency vs predictivity comparison for areas."
+    )
+    params = (
+        *ENCODING_PARAMS[:2],
+        Param("target", "choice", "voxels", "what to predict", choices=("voxels", "areas", "rois")),
+        *ENCODING_PARAMS[2:],
+        Param("layer_maps", "bool", True, "voxel targets: also write r maps per layer (layer scrubber)"),
+    )
+    outputs = ("Table", "AreaTable", "LayerCurve", "VoxelMap", "Figure")
+
+    def run(self, inputs, params, progress, cancel):
+        dataset = inputs.open_dataset()
+        pids = choose_participants(params["participants"], dataset.participants)
+        paradigms = choose_paradigms(params["paradigm"], dataset.paradigms)
+        models = split_list(params["model"], "model")
+        target_fn, union = _targets(dataset, pids, params["target"])
+        runs: list[EncodingRun] = []
+        jobs = [(m, p) for m in models for p in paradigms]
+        for n, (model, paradigm) in enumerate(jobs):
+            check_cancel(cancel)
+            runs.append(run_encoding(
+                dataset, model, paradigm, target_fn, params["layer"], params["pooling"], params["selection"],
+                params["cv_folds"], params["cv_groups"], params["seed"], params["noise_ceiling"], pids,
+                inputs.device, sub_progress(progress, n / len(jobs), (n + 1) / len(jobs)), cancel))
+        inputs.provenance.update({
+            "models": {r.model: {"model_id": r.model_id, "revision": r.revision} for r in runs},
+            "seed": params["seed"], "items": {f"{r.model}/{r.paradigm}": r.n_items for r in runs},
+        })
+        scores, summary, curves = encoding_tables(runs)
+        outputs = [
+            Table("encoding_scores", scores, "Pearson r and alpha per participant x target x fold"),
+            Table("encoding_summary", summary, "per target: fold-mean r, best layer and pooling"),
+            Table("layer_curves", curves, "cross-validated r per layer and pooling"),
+        ]
+        outputs += layer_curve_outputs(runs, curves)
+        if params["target"] == "voxels":
+            outputs += voxel_maps(runs, dataset, union, params["layer_maps"], multi=len(jobs) > 1)
+        if params["target"] == "areas":
+            outputs += wholebrain_outputs(summary, inputs.results_dir, dataset, pids)
+        return outputs
+
+
+def _targets(dataset, pids, kind):
+    from core.analyses.consistency_maps import union_geometry
+    from core.analyses.encoding_targets import atlas_targets, voxel_targets
+
+    if kind == "voxels":
+        geoms = [dataset.participant(p).geometry for p in pids]
+        union = union_geometry(geoms)
+        return voxel_targets(union), union
+    return atlas_targets(kind), None
+
+
+def encoding_tables(runs: list[EncodingRun]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """encoding_scores (per fold), encoding_summary (per target) and layer_curves frames."""
+    score_frames, summary_frames, curve_frames = [], [], []
+    for run in runs:
+        nc = None
+        if run.noise_ceiling is not None:
+            nc = pd.Series(run.noise_ceiling.nc, index=run.group_keys)
+        for ps in run.participants:
+            s, tg = ps.scores, ps.targets
+            F, T = s.r.shape
+            score_frames.append(pd.DataFrame({
+                "participant": ps.participant, "paradigm": run.paradigm,
+                "target": np.tile(tg.names, F), "target_kind": tg.kind, "model": run.model,
+                "layer": s.layer.reshape(-1), "pooling": np.asarray(run.poolings)[s.pooling.reshape(-1)],
+                "fold": np.repeat(np.arange(F), T), "r": s.r.reshape(-1), "alpha": s.alpha.reshape(-1),
+            }))
+            best_layer, best_pool = _mode(s.layer), _mode(s.pooling)
+            summary = pd.DataFrame({
+                "participant": ps.participant, "paradigm": run.paradigm, "target": tg.names,
+                "target_kind": tg.kind, "key": tg.keys, "model": run.model, "mean_r": s.mean_r,
+                "best_layer": best_layer, "best_pooling": np.asarray(run.poolings)[best_pool],
+                "n_folds": np.isfinite(s.r).sum(axis=0),
+            })
+            if nc is not None:
+                summary["noise_ceiling"] = nc.reindex(tg.keys).to_numpy()
+                summary["r_normalised"] = ceiling_normalise(summary["mean_r"], summary["noise_ceiling"])
+            summary_frames.append(summary)
+            if s.curves is not None:
+                curve_frames.append(_curve_frame(s.curves, run, ps.participant, tg.names))
+        if run.group_curves is not None:
+            names = _group_names(run)
+            curve_frames.append(_curve_frame(run.group_curves.curves(), run, "group", names))
+    curves = pd.concat(curve_frames, ignore_index=True) if curve_frames else pd.DataFrame(
+        columns=["participant", "paradigm", "model", "target", "pooling", "layer", "r"])
+    return pd.concat(score_frames, ignore_index=True), pd.concat(summary_frames, ignore_index=True), curves
+
+
+def _group_names(run: EncodingRun) -> np.ndarray:
+    lookup = {}
+    for ps in run.participants:
+        lookup.update(zip(ps.targets.keys.tolist(), ps.targets.names.tolist(), strict=True))
+    return np.array([lookup.get(int(k), str(k)) for k in run.group_keys])
+
+
+def _curve_frame(curves: np.ndarray, run: EncodingRun, participant: str, names: np.ndarray) -> pd.DataFrame:
+    P, L, T = curves.shape
+    return pd.DataFrame({
+        "participant": participant, "paradigm": run.paradigm, "model": run.model,
+        "target": np.tile(names, P * L), "pooling": np.repeat(np.asarray(run.poolings), L * T),
+        "layer": np.tile(np.repeat(run.layers, T), P), "r": curves.reshape(-1),
+    })
+
+
+def _mode(values: np.ndarray) -> np.ndarray:
+    """Most frequent value per column of (F, T) int (smallest on ties)."""
+    values = np.asarray(values)
+    lo = values.min()
+    counts = np.apply_along_axis(np.bincount, 0, values - lo, minlength=values.max() - lo + 1)
+    return np.argmax(counts, axis=0) + lo
+
+
+def layer_curve_outputs(runs: list[EncodingRun], curves: pd.DataFrame) -> list[LayerCurve]:
+    """One LayerCurve per model x paradigm: target-mean r per layer, one series per pooling (and per
+    target when there are at most 8 targets)."""
+    out = []
+    for run in runs:
+        sub = curves[(curves["model"] == run.model) & (curves["paradigm"] == run.paradigm)]
+        if sub.empty or len(run.layers) < 2:
+            continue
+        series, errors = {}, {}
+        few = sub["target"].nunique() <= 8
+        keys = ["pooling", "target"] if few else ["pooling"]
+        for key, g in sub.groupby(keys):
+            key = key if isinstance(key, tuple) else (key,)
+            per_layer = g.groupby("layer")["r"]
+            label = " ".join(map(str, key))
+            series[label] = per_layer.mean().reindex(run.layers).to_numpy()
+            errors[label] = per_layer.sem().reindex(run.layers).to_numpy()
+        out.append(LayerCurve(f"layer_curve_{_slug(run.model)}_{run.paradigm}", run.layers, series,
+                              "Pearson r (cross-validated)", errors,
+                              f"{run.model} {run.paradigm}: r per layer (mean ± SEM over targets)"))
+    return out
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in text)
+
+
+def voxel_maps(runs, dataset, union, layer_maps: bool, multi: bool) -> list[VoxelMap]:
+    """sub-<ID>_r and sub-<ID>_best_layer per participant (plus per-layer r maps)."""
+    out = []
+    for run in runs:
+        tag = f"_{run.paradigm}_{_slug(run.model)}" if multi else ""
+        meta = {"model": run.model, "paradigm": run.paradigm}
+        for ps in run.participants:
+            geom = dataset.participant(ps.participant).geometry
+            stem = f"sub-{ps.participant}{tag}"
+            out.append(VoxelMap(f"{stem}_r", ps.scores.mean_r, geom, "Pearson r",
+                                f"cross-validated encoding r ({run.model}, {run.paradigm})", True,
+                                {**meta, "participant": ps.participant, "stat": "r"}))
+            out.append(VoxelMap(f"{stem}_best_layer", _mode(ps.scores.layer).astype(np.float32), geom,
+                                "layer", "chosen hidden state per voxel", False,
+                                {**meta, "participant": ps.participant, "stat": "best_layer"}))
+            if layer_maps and ps.scores.curves is not None and len(run.layers) > 1:
+                out += _layer_maps(ps.scores.curves, run, geom, stem, ps.participant)
+        if layer_maps and run.group_curves is not None and len(run.layers) > 1:
+            values = np.full((len(run.poolings), len(run.layers), union.n_voxels), np.nan)
+            values[:, :, run.group_keys] = run.group_curves.curves()
+            out += _layer_maps(values, run, union, f"group{tag}", "group")
+    return out
+
+
+def _layer_maps(curves, run, geometry, stem, participant) -> list[VoxelMap]:
+    out = []
+    for pi, pooling in enumerate(run.poolings):
+        for li, layer in enumerate(run.layers):
+            suffix = f"_{pooling}" if len(run.poolings) > 1 else ""
+            out.append(VoxelMap(f"{stem}_r_layer{int(layer):02d}{suffix}", curves[pi, li], geometry,
+                                "Pearson r", f"r at layer {int(layer)} ({pooling})", True,
+                                {"model": run.model, "paradigm": run.paradigm, "layer": int(layer),
+                                 "pooling": pooling, "participant": participant, "stat": "r"}))
+    return out
+
+
+def wholebrain_outputs(summary: pd.DataFrame, results_dir, dataset, pids) -> list:
+    """Area predictivity x consistency (Fig. 3) when ``--results`` holds consistency_voxels.csv."""
+    from core.analyses.wholebrain import (
+        area_consistency,
+        area_predictivity,
+        probabilistic_map,
+        wholebrain_correlation,
+        wholebrain_table,
+    )
+    from core.atlas.glasser import glasser_mni
+    from core.data.geometry import VoxelGeometry
+    from core.figures.encoding_figures import wholebrain_scatter
+
+    scores = summary.rename(columns={"mean_r": "r"})
+    pred = area_predictivity(scores)
+    out: list = [AreaTable("area_predictivity", pred, "mean ± SEM r per area over participants x models")]
+    path = Path(results_dir) / "consistency_voxels.csv" if results_dir is not None else None
+    if path is None or not path.is_file():
+        return out
+    table = pd.read_csv(path, dtype={"participant": str})
+    if not {"participant", "i", "j", "k", "x", "y", "z"} <= set(table.columns):
+        raise DataError(path, "needs columns participant, i, j, k, x, y, z")
+    prob = probabilistic_map(table)
+    ref = dataset.participant(pids[0]).geometry
+    mask = np.zeros(ref.shape, bool)
+    mask[prob["i"], prob["j"], prob["k"]] = True
+    geom = VoxelGeometry(mask, ref.affine)
+    prob = prob.set_index(["i", "j", "k"]).loc[[tuple(v) for v in geom.ijk]].reset_index()
+    atlas = glasser_mni()
+    cons = area_consistency(prob, atlas.sample(geom), atlas.name_of())
+    joined = wholebrain_table(pred, cons)
+    corr = wholebrain_correlation(joined)
+    out += [
+        AreaTable("wholebrain_areas", joined, "area consistency vs mean LM predictivity (Fig. 3)"),
+        Table("wholebrain_correlation", corr, "Pearson r across areas per paradigm"),
+        Figure("wholebrain_scatter", wholebrain_scatter(joined, corr), "Fig. 3: consistency vs predictivity"),
+    ]
+    return out
