@@ -7,15 +7,13 @@ appends them to BENCHMARKS.md with a machine line.
 
 from __future__ import annotations
 
-import datetime
-import os
-import platform
 import time
 import warnings
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+from _common import append_results  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,17 +26,6 @@ def _best(fn, repeat: int = 5) -> float:
         times.append(time.perf_counter() - t)
     return min(times)
 
-
-def _machine() -> str:
-    cpu = platform.processor() or "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"machine: {cpu}, {os.cpu_count()} cores, {datetime.date.today().isoformat()}"
 
 
 def main() -> None:
@@ -98,10 +85,7 @@ def main() -> None:
 
     for line in lines:
         print(line)
-    with open(REPO / "BENCHMARKS.md", "a", encoding="utf-8") as fh:
-        fh.write("\n" + _machine() + " (shared with other jobs: timings contended)\n")
-        for line in lines:
-            fh.write(f"- {line}\n")
+    append_results("atlas", lines)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,6 @@ Usage: python benchmarks/consistency.py [--voxels 230000] [--peer-voxels 120] [-
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
 import sys
 import threading
 import time
@@ -33,6 +31,8 @@ import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from _common import append_results  # noqa: E402
 
 from core.analyses.consistency import permutation_test  # noqa: E402
 
@@ -91,17 +91,6 @@ class PeakRSS:
         self.peak = max(self.peak, self.proc.memory_info().rss)
 
 
-def machine() -> str:
-    cpu = "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"machine: {cpu}, {os.cpu_count()} cores, {datetime.date.today().isoformat()}"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -111,7 +100,6 @@ def main() -> None:
     parser.add_argument("--no-append", action="store_true", help="do not append to BENCHMARKS.md")
     args = parser.parse_args()
 
-    load = os.getloadavg()[0]
     x = synthetic(args.voxels)
     permutation_test(x[:, :, :256], 10, seed=0)  # load / compile the kernel once
     with PeakRSS() as mem:
@@ -157,18 +145,13 @@ def main() -> None:
         f"scaled per voxel; pass/fail agreement with ours {agree:.3f}; ours peak memory +{extra_mb:.0f} MB"
     )
     if not args.no_append:
-        with open(REPO / "BENCHMARKS.md", "a", encoding="utf-8") as fh:
-            fh.write(f"\n{machine()} (load average {load:.1f} at start: shared, timings contended)\n")
-            fh.write(f"- {line}\n")
-            fh.write(
-                f"  peer = the paper's per-voxel pandas procedure with its early stop, "
-                f"{per_voxel * 1e3:.1f} ms per voxel on {len(voxels)} voxels, scaled; ours peak memory "
-                f"+{extra_mb:.0f} MB over the {x.nbytes / 2**20:.0f} MB input; backend {result.backend}, "
-                f"{cpu:.1f} s CPU time for ours (all threads)\n"
-            )
-            fh.write(cpu_line + "\n")
-            for extra in lines:
-                fh.write(extra + "\n")
+        detail = (
+            f"  peer = the paper's per-voxel pandas procedure with its early stop, "
+            f"{per_voxel * 1e3:.1f} ms per voxel on {len(voxels)} voxels, scaled; ours peak memory "
+            f"+{extra_mb:.0f} MB over the {x.nbytes / 2**20:.0f} MB input; backend {result.backend}, "
+            f"{cpu:.1f} s CPU time for ours (all threads)"
+        )
+        append_results("consistency", [line + "\n" + detail + "\n" + cpu_line, *lines])
 
 
 if __name__ == "__main__":

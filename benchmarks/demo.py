@@ -11,15 +11,15 @@ where ../shared has the table), then ``full``. There is no peer; lines read
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from _common import append_results
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,17 +33,6 @@ wall = time.perf_counter() - t
 print(json.dumps({"wall": wall, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
-
-def _machine() -> str:
-    cpu = platform.processor() or "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"machine: {cpu}, {os.cpu_count()} cores, {datetime.date.today().isoformat()}"
 
 
 def _run(out: Path, participants: int, size: str, stimuli: Path | None, cache: Path) -> dict:
@@ -82,10 +71,7 @@ def main() -> None:
             print(lines[-1], flush=True)
             shutil.rmtree(out)
     if not args.no_append:
-        with open(REPO / "BENCHMARKS.md", "a", encoding="utf-8") as fh:
-            fh.write("\n" + _machine() + " (shared with other jobs: timings contended)\n")
-            for line in lines:
-                fh.write(f"- {line}\n")
+        append_results("demo", lines)
 
 
 if __name__ == "__main__":

@@ -13,31 +13,18 @@ Usage: python benchmarks/encoding.py [--targets 50000] [--peer-targets 5000] [--
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _common import append_results  # noqa: E402
+
 from core.analyses import ridge as R  # noqa: E402
 from core.analyses.cv import make_folds  # noqa: E402
-
-
-def machine_line() -> str:
-    cpu = platform.processor() or "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def gemm_rate(n: int = 2048, repeats: int = 5) -> float:
@@ -146,12 +133,9 @@ def main() -> None:
     for line in lines:
         print(line)
     if not args.no_append:
-        with open(Path(__file__).resolve().parents[1] / "BENCHMARKS.md", "a") as fh:
-            fh.write(f"\n### encoding ({machine_line()}; shared machine, other jobs running)\n")
-            share = flops / t_ours / 1e9 / rate
-            fh.write(f"- float32 GEMM {rate:.0f} GFLOP/s; ours reaches {share:.0%} of it\n")
-            for line in lines:
-                fh.write(f"- {line}\n")
+        share = flops / t_ours / 1e9 / rate
+        gemm = f"float32 GEMM {rate:.0f} GFLOP/s; ours reaches {share:.0%} of it"
+        append_results("encoding", [gemm, *lines])
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ Run: ``xvfb-run -a python benchmarks/gui.py [--data DATASET] [--no-append]``. Pr
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import subprocess
@@ -20,6 +19,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import append_results  # noqa: E402
 
 T_PROCESS = time.perf_counter()
 REPO = Path(__file__).resolve().parents[1]
@@ -29,17 +30,6 @@ MNE_START_S = 3.4  # DESIGN.md "Environment facts": MNE Brain, fs_LR 32k, Xvfb, 
 MNE_ADD_DATA_S = 0.735
 GOALS = {"cold_start": 5.0, "overlay": 0.100, "pick": 0.100, "stall": 0.100}
 
-
-def machine() -> str:
-    cpu = "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"machine: {cpu}, {os.cpu_count()} cores, {datetime.date.today().isoformat()}"
 
 
 def child_cold_start(data: str) -> None:
@@ -215,12 +205,7 @@ def main() -> None:
     if warm["errors"]:
         print("errors during the run:", warm["errors"])
     if not args.no_append:
-        with open(REPO / "BENCHMARKS.md", "a", encoding="utf-8") as fh:
-            load = os.getloadavg()[0]
-            fh.write(f"\n{machine()} (Xvfb, software GL; shared with other jobs, load average {load:.1f}: "
-                     "timings contended)\n")
-            for line in lines:
-                fh.write(f"- {line}\n")
+        append_results("gui", lines, note="Xvfb, software GL")
 
 
 if __name__ == "__main__":

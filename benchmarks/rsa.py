@@ -12,14 +12,12 @@ to BENCHMARKS.md with a machine line.
 
 from __future__ import annotations
 
-import datetime
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import append_results  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -38,19 +36,6 @@ def _best(fn, repeat: int = 3) -> tuple[float, object]:
     return min(times), out
 
 
-def _machine() -> str:
-    cpu = platform.processor() or "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"machine: {cpu}, {os.cpu_count()} cores, {datetime.date.today().isoformat()} "
-            f"(load average {load:.1f} at start: shared with other jobs, timings contended)")
-
 
 def main() -> None:
     import rsatoolbox
@@ -62,7 +47,6 @@ def main() -> None:
     latent = rng.standard_normal((N_CONCEPTS, 20))
     brain = rdm(latent @ rng.standard_normal((20, 300)) + 3 * rng.standard_normal((N_CONCEPTS, 300)))
     model = rdm(latent @ rng.standard_normal((20, 384)) + 3 * rng.standard_normal((N_CONCEPTS, 384)))
-    machine = _machine()
 
     def ours(scheme):
         perms = make_concept_permutations(N_CONCEPTS, N_PERMUTATIONS, seed=0, scheme=scheme)
@@ -100,9 +84,7 @@ def main() -> None:
         print(line)
     print(f"  check: max |ours - rsatoolbox| over {PEER_SUBSET} perms = {diff:.2e}; observed rho = "
           f"{observed:.4f}, p = {p:.4f}; null sd product {null.std():.5f}, independent {null_i.std():.5f}")
-    print(f"  {machine}")
-    with open(REPO / "BENCHMARKS.md", "a", encoding="utf-8") as fh:
-        fh.write(f"\n{machine}\n" + "".join(f"- {line}\n" for line in lines))
+    append_results("rsa", lines)
 
 
 if __name__ == "__main__":
