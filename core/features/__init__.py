@@ -1,0 +1,14 @@
+"""Language-model and vision-language-model features of the stimuli (method.md §3.1–3.3).
+
+- :mod:`core.features.registry`: ``MODELS`` (the paper's 15 models + ``minilm``, ``smollm2-135m``),
+  ``resolve_model(key | hub id | folder)``;
+- :mod:`core.features.extract`: ``extract_hidden_states(model, texts, poolings, ...)`` ->
+  ``{pooling: float32 (n_texts, n_layers + 1, hidden)}``;
+- :mod:`core.features.texts`: ``stimulus_texts(stimuli_table, paradigm, model_kind)``;
+- :mod:`core.features.dataset`: ``dataset_features(dataset, model, paradigm, pooling)`` ->
+  ``StimulusFeatures`` (cached as safetensors by :mod:`core.features.cache`), ``.for_events(events)``;
+- :mod:`core.features.vlm`: Qwen2.5-VL, LLaVA and FLAVA inputs; :mod:`core.features.gguf`: GGUF
+  checkpoints dequantised once into the user cache.
+
+Nothing here imports torch or transformers at package import time.
+"""
