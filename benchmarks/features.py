@@ -15,7 +15,6 @@ to BENCHMARKS.md with a machine line.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import resource
@@ -26,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import append_results  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -144,17 +144,6 @@ def run_worker(kind: str, model: str, args, out: Path) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def machine() -> str:
-    cpu = "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"machine: {cpu}, {os.cpu_count()} cores, {datetime.date.today().isoformat()}"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -203,11 +192,9 @@ def main() -> None:
                       f"max |ours - peer| / per-layer max |peer| = {rel:.1e}")  # fmt: skip
             print(line)
             print(detail)
-            lines += [line, detail]
+            lines.append(line + "\n" + detail)
     if not args.no_append:
-        with open(REPO / "BENCHMARKS.md", "a", encoding="utf-8") as fh:
-            fh.write(f"\n{machine()} (shared with other jobs: timings contended)\n")
-            fh.write("\n".join(lines) + "\n")
+        append_results("features", lines)
 
 
 if __name__ == "__main__":
