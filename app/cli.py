@@ -63,7 +63,8 @@ def cmd_info(args) -> int:
     for s in info["participants"]:
         trials = ", ".join(f"{p} {n}" for p, n in s["trials"].items())
         extras = [x for x, on in (("splits", s["splits"]), ("language map", s["language_map"])) if on]
-        print(f"  {s['participant']:<6} {s['voxels']:>7} voxels; trials: {trials}; {', '.join(extras) or '-'}")
+        extras_text = ", ".join(extras) or "-"
+        print(f"  {s['participant']:<6} {s['voxels']:>7} voxels; trials: {trials}; {extras_text}")
     return 0
 
 

@@ -6,7 +6,8 @@ A *progress* callback takes ``(fraction in [0, 1], message)``; a *cancel* token 
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from core.errors import Cancelled
 

@@ -57,7 +57,9 @@ def tiny_native(tmp_path):
     participants, truth = {}, {}
     for pid in ("S1", "S2"):
         events = {p: make_events(rng, concepts) for p in PARADIGMS}
-        betas = {p: rng.standard_normal((len(events[p]), geom.n_voxels)).astype(np.float32) for p in PARADIGMS}
+        betas = {
+            p: rng.standard_normal((len(events[p]), geom.n_voxels)).astype(np.float32) for p in PARADIGMS
+        }
         language = rng.standard_normal(geom.n_voxels).astype(np.float32)
         participants[pid] = {"geometry": geom, "events": events, "betas": betas, "language": language}
         truth[pid] = participants[pid]

@@ -106,7 +106,8 @@ def test_cli_run_and_errors(tiny_native, tmp_path, monkeypatch, capsys):
     assert main(["run", "mean_response", "--data", str(path), "--out", str(out), "--device", "cpu"]) == 0
     assert (out / "provenance.json").is_file()
     capsys.readouterr()
-    rc = main(["run", "mean_response", "--data", str(path), "--out", str(tmp_path / "x"), "--set", "scale=99"])
+    bad = ["--out", str(tmp_path / "x"), "--set", "scale=99"]
+    rc = main(["run", "mean_response", "--data", str(path), *bad])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "outside" in err[0]
     assert main(["run", "nope", "--data", str(path), "--out", str(tmp_path / "y")]) == 2

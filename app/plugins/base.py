@@ -65,16 +65,36 @@ class Param:
         return self.validate(value)
 
     def validate(self, value: Any) -> Any:
-        if self.choices is not None and value not in self.choices and str(value) not in map(str, self.choices):
-            options = ", ".join(map(str, self.choices))
-            raise ParameterError(f"{self.name}: {value!r} is not one of {options}")
-        if self.choices is not None and value not in self.choices:
-            value = next(c for c in self.choices if str(c) == str(value))
+        if self.choices is not None:
+            match = [c for c in self.choices if c == value or str(c) == str(value)]
+            if not match:
+                options = ", ".join(map(str, self.choices))
+                raise ParameterError(f"{self.name}: {value!r} is not one of {options}")
+            value = match[0]
         if self.bounds and self.type in ("int", "float"):
             low, high = self.bounds
             if (low is not None and value < low) or (high is not None and value > high):
                 raise ParameterError(f"{self.name}: {value} is outside [{low}, {high}]")
         return value
+
+
+def split_list(text: str, what: str) -> list[str]:
+    """Comma-separated values of a ``str`` parameter; ParameterError when there are none."""
+    items = [t.strip() for t in str(text).split(",") if t.strip()]
+    if not items:
+        raise ParameterError(f"{what}: give at least one value")
+    return items
+
+
+def choose_participants(choice: str, available: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``participants`` parameter: ``all`` or a comma-separated list of ids present in the dataset."""
+    if str(choice).strip().lower() in ("", "all"):
+        return tuple(available)
+    wanted = tuple(split_list(choice, "participants"))
+    unknown = [p for p in wanted if p not in available]
+    if unknown:
+        raise ParameterError(f"participants: unknown {', '.join(unknown)}; available: {', '.join(available)}")
+    return wanted
 
 
 def _raise():
@@ -133,7 +153,8 @@ class AnalysisPlugin:
         for p in cls.params:
             if p.name == name:
                 return p
-        raise ParameterError(f"{cls.name}: unknown parameter {name!r}; known: {', '.join(p.name for p in cls.params)}")
+        known = ", ".join(p.name for p in cls.params)
+        raise ParameterError(f"{cls.name}: unknown parameter {name!r}; known: {known}")
 
     @classmethod
     def defaults(cls) -> dict:

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from app.plugins.base import AnalysisPlugin, Param
+from app.plugins.base import AnalysisPlugin, Param, choose_participants
 from core.analyses.consistency_areas import area_consistency, area_frame
 from core.analyses.consistency_maps import group_fraction, participant_consistency, union_geometry
 from core.backend import BACKENDS
-from core.errors import DataError, ParameterError
+from core.errors import DataError
 from core.outputs import AreaTable, Table, VoxelMap
 from core.progress import check_cancel, sub_progress
 from core.stats.correction import CORRECTIONS
@@ -55,7 +55,7 @@ class ConsistencyPlugin(AnalysisPlugin):
 
     def run(self, inputs, params, progress, cancel):
         dataset = inputs.open_dataset()
-        pids = _participants(params["participants"], dataset.participants)
+        pids = choose_participants(params["participants"], dataset.participants)
         choice = params["atlas"]
         if choice.strip().lower() == "glasser" and "MNI" not in dataset.space:
             inputs.provenance["atlas_skipped"] = (
@@ -145,16 +145,6 @@ def _map(name, values, result, units, description, two_sided=False) -> VoxelMap:
     return VoxelMap(name, values, result.geometry, units=units, description=description,
                     two_sided=two_sided, meta=meta)  # fmt: skip
 
-
-def _participants(choice: str, available: tuple[str, ...]) -> tuple[str, ...]:
-    text = choice.strip()
-    if text.lower() in ("", "all"):
-        return tuple(available)
-    wanted = tuple(p.strip() for p in text.split(",") if p.strip())
-    unknown = [p for p in wanted if p not in available]
-    if unknown:
-        raise ParameterError(f"participants: unknown {', '.join(unknown)}; available: {', '.join(available)}")
-    return wanted
 
 
 def _atlas(choice: str, table: str):

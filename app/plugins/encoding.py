@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from app.plugins.base import AnalysisPlugin, Param
+from app.plugins.base import AnalysisPlugin, Param, choose_participants, split_list
 from core.analyses.cv import CV_GROUPS
 from core.analyses.encoding_run import EncodingRun, run_encoding
 from core.analyses.selection import SELECTIONS
@@ -21,22 +21,6 @@ from core.stats.noise_ceiling import ceiling_normalise
 
 POOLINGS = ("mean", "last_tok", "first_tok", "select")
 
-
-def split_list(text: str, what: str) -> list[str]:
-    items = [t.strip() for t in str(text).split(",") if t.strip()]
-    if not items:
-        raise ParameterError(f"{what}: give at least one value")
-    return items
-
-
-def choose_participants(choice: str, available: tuple[str, ...]) -> tuple[str, ...]:
-    if choice.strip().lower() == "all":
-        return tuple(available)
-    wanted = tuple(split_list(choice, "participants"))
-    unknown = [p for p in wanted if p not in available]
-    if unknown:
-        raise ParameterError(f"participants: unknown {', '.join(unknown)}; available: {', '.join(available)}")
-    return wanted
 
 
 def choose_paradigms(choice: str, available: tuple[str, ...]) -> list[str]:

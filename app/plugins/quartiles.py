@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from app.plugins.base import AnalysisPlugin, Param
-from app.plugins.encoding import ENCODING_PARAMS, choose_paradigms, choose_participants, split_list
+from app.plugins.base import AnalysisPlugin, Param, choose_participants, split_list
+from app.plugins.encoding import ENCODING_PARAMS, choose_paradigms
 from core.analyses.consistency import consistency
 from core.analyses.encoding_run import run_encoding
 from core.analyses.encoding_targets import label_targets

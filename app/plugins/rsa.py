@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from app.plugins.base import AnalysisPlugin, Param
+from app.plugins.base import AnalysisPlugin, Param, choose_participants
 from core.analyses.rsa import COMPARISONS, DISTANCES, concept_vectors, rdms, square
 from core.analyses.rsa_inputs import (
     ROISet,
@@ -65,7 +65,7 @@ class RSAPlugin(AnalysisPlugin):
 
     def run(self, inputs, params, progress, cancel):
         dataset = inputs.open_dataset()
-        pids = _participants(params["participants"], dataset.participants)
+        pids = choose_participants(params["participants"], dataset.participants)
         models = [m.strip() for m in str(params["model"]).split(",") if m.strip()]
         if not models:
             raise ParameterError("model: give at least one model")
@@ -111,15 +111,6 @@ class RSAPlugin(AnalysisPlugin):
                               "RSA per ROI and model (layout of the paper's Fig. 5)"))
         return outputs
 
-
-def _participants(choice: str, available: tuple[str, ...]) -> tuple[str, ...]:
-    if choice.strip().lower() == "all":
-        return tuple(available)
-    wanted = tuple(p.strip() for p in choice.split(",") if p.strip())
-    unknown = [p for p in wanted if p not in available]
-    if unknown or not wanted:
-        raise ParameterError(f"participants: unknown {', '.join(unknown)}; available: {', '.join(available)}")
-    return wanted
 
 
 def _features(dataset, models, condition, poolings, device, progress, cancel):

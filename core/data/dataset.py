@@ -7,9 +7,10 @@ arrays, memory-mapped where the format allows. Readers (``core.data.readers``) b
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Protocol
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,7 @@ VOXEL_CHUNK = 16384  # voxels per chunk in the concept-mean helpers
 class ParticipantLoader(Protocol):
     """What a reader provides to a :class:`Dataset`: load one participant by id."""
 
-    def load_participant(self, participant: str) -> "ParticipantData": ...
+    def load_participant(self, participant: str) -> ParticipantData: ...
 
 
 @dataclass(eq=False)
@@ -124,7 +125,9 @@ class ParticipantData:
         :attr:`paradigms` order."""
         return np.stack([self.concept_means(p, split, concepts) for p in self.paradigms])
 
-    def label_means(self, paradigm: str, labels: np.ndarray, label_ids: np.ndarray | None = None) -> np.ndarray:
+    def label_means(
+        self, paradigm: str, labels: np.ndarray, label_ids: np.ndarray | None = None
+    ) -> np.ndarray:
         """Trial-level mean response per label (area or ROI): float32 (n_trials, n_labels).
 
         ``labels`` is int (V,) with 0 = unlabelled; ``label_ids`` fixes the column order (default:
@@ -188,7 +191,8 @@ class Dataset:
                 data.release()
 
     def describe(self) -> dict:
-        """A JSON-ready summary: reader, participants, paradigms, concepts, voxels and trials per participant."""
+        """A JSON-ready summary: reader, participants, paradigms, concepts, and per participant the
+        voxels and trials."""
         subjects = []
         for pid in self.participants:
             data = self.participant(pid)

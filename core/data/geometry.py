@@ -94,7 +94,7 @@ class VoxelGeometry:
         img.header.set_xyzt_units("mm")
         return img
 
-    def same_grid(self, other: "VoxelGeometry") -> bool:
+    def same_grid(self, other: VoxelGeometry) -> bool:
         return self.shape == other.shape and np.allclose(self.affine, other.affine)
 
     def hemisphere(self) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""``provenance.json``: what produced a set of results (analysis, parameters, data, versions, device, time)."""
+"""``provenance.json``: what produced a set of results (analysis, parameters, data, versions,
+device, wall time)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import hashlib
 import json
 import platform
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -30,8 +31,9 @@ def package_versions() -> dict[str, str]:
 
 
 def dataset_hash(path: str | Path) -> str:
-    """A fingerprint of a dataset: sha256 over every file's relative path, size, and its first and last
-    MiB. Cheap on multi-GB data; changes whenever a file is added, removed, resized or edited at either end."""
+    """A fingerprint of a dataset: sha256 over every file's relative path, size, and its first and
+    last MiB. Cheap on multi-GB data; changes whenever a file is added, removed, resized or edited at
+    either end (an edit in the middle of a large file is not seen)."""
     path = Path(path)
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     digest = hashlib.sha256()
@@ -62,7 +64,7 @@ def build_provenance(
         else {"path": str(Path(dataset_path).resolve()), "sha256_sampled": dataset_hash(dataset_path)},
         "device": device,
         "wall_time_s": round(float(wall_time_s), 3),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": sys.argv,
         "versions": package_versions(),
         "platform": platform.platform(),

@@ -32,7 +32,8 @@ def _available():
 
 
 def open_dataset(path: str | Path) -> Dataset:
-    """Open any supported dataset: native folder, Pereira 2018 ``.mat`` files, or the paper's release layout."""
+    """Open any supported dataset: a native folder, Pereira 2018 ``.mat`` files, or the paper's
+    release layout."""
     path = Path(path).expanduser()
     if not path.exists():
         raise DataError(path, "does not exist")
