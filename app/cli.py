@@ -71,26 +71,37 @@ def cmd_info(args) -> int:
 def cmd_demo(args) -> int:
     from core.data.synthetic import make_demo
 
-    path = make_demo(
-        Path(args.dir), n_participants=args.participants, seed=args.seed, size=args.size,
-        stimuli_path=Path(args.stimuli) if args.stimuli else None, progress=_tqdm_progress("demo"),
-    )
+    progress = _tqdm_progress("demo")
+    try:
+        path = make_demo(
+            Path(args.dir), n_participants=args.participants, seed=args.seed, size=args.size,
+            stimuli_path=Path(args.stimuli) if args.stimuli else None, progress=progress,
+        )
+    finally:
+        progress.close()
     print(f"demo dataset written to {path}")
     return 0
 
 
 def _tqdm_progress(desc: str):
+    """A progress callback drawing a tqdm bar on stderr (only on a terminal, and only from the first
+    report on); ``report.close()`` erases it, so an error message after it stays one clean line."""
     from tqdm import tqdm
 
-    bar = tqdm(total=1000, desc=desc, leave=False, file=sys.stderr, bar_format="{l_bar}{bar}| {postfix}")
+    bars = []
 
     def report(fraction: float, message: str = "") -> None:
+        if not bars:
+            bars.append(tqdm(total=1000, desc=desc, leave=False, file=sys.stderr, disable=None,
+                             bar_format="{l_bar}{bar}| {postfix}"))
+        bar = bars[0]
         bar.n = int(round(1000 * min(max(fraction, 0.0), 1.0)))
         bar.set_postfix_str(message[:60], refresh=False)
         bar.refresh()
         if fraction >= 1.0:
             bar.close()
 
+    report.close = lambda: [bar.close() for bar in bars]
     return report
 
 
@@ -106,17 +117,34 @@ def cmd_run(args) -> int:
         raise StudioError(f"{args.name} needs --data PATH")
     if args.data is not None and not Path(args.data).exists():
         raise StudioError(f"{args.data}: does not exist")
+    progress = _tqdm_progress(args.name)
     try:
         record = run_analysis(
             plugin, args.data, params, args.out, device=args.device, results_dir=args.results,
-            progress=_tqdm_progress(args.name),
+            progress=progress,
         )
     except (StudioError, KeyboardInterrupt):
         raise
     except Exception as exc:  # noqa: BLE001 - a plugin bug is reported, not dumped
+        if _interrupted(exc):
+            raise KeyboardInterrupt from exc
         raise PluginError(f"analysis {args.name!r} failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        progress.close()
     print(f"{args.name}: wrote {len(record.paths)} files to {args.out}")
     return 0
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` was caused by Ctrl-C: inside compiled code (numba) the KeyboardInterrupt surfaces
+    as a chain of SystemError("... returned a result with an exception set")."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def cmd_gui(args) -> int:

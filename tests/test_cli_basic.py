@@ -101,3 +101,36 @@ def test_console_script_bad_path(tmp_path):
     assert res.stdout == ""
     lines = res.stderr.splitlines()
     assert len(lines) == 1 and str(bad) in lines[0], res.stderr
+
+
+def test_run_bad_parameter_prints_only_the_error_line(tiny_native, tmp_path, capsys):
+    """Regression: the progress bar used to be drawn on stderr before the parameters were checked, so
+    the error came out glued to a '0%|' bar instead of as one clean line."""
+    out_dir = tmp_path / "out"
+    args = ["run", "consistency", "--data", str(tiny_native[0]), "--out", str(out_dir)]
+    assert main([*args, "--set", "n_permutations=abc"]) == 2
+    err = capsys.readouterr().err
+    assert err == "cbstudio: error: n_permutations: cannot read 'abc' as int\n", err
+    assert not out_dir.exists()
+
+
+def test_ctrl_c_inside_compiled_code_is_an_interrupt(tiny_native, tmp_path, monkeypatch, capsys):
+    """Regression: SIGINT while the numba permutation kernel ran came out as 'analysis failed:
+    SystemError: CPUDispatcher(...) returned a result with an exception set' (exit 2); CPython chains
+    the pending KeyboardInterrupt as the cause, and that is now reported as an interrupt (exit 130)."""
+    import app.plugins.runner as runner
+
+    def interrupted_in_kernel(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            try:
+                raise SystemError("_numba_unpickle returned a result with an exception set") from exc
+            except SystemError as inner:
+                raise SystemError("CPUDispatcher(kernel) returned a result with an exception set") from inner
+
+    monkeypatch.setattr(runner, "run_analysis", interrupted_in_kernel)
+    out_dir = tmp_path / "out"
+    assert main(["run", "consistency", "--data", str(tiny_native[0]), "--out", str(out_dir)]) == 130
+    assert capsys.readouterr().err == "cbstudio: interrupted\n"
+    assert not out_dir.exists()

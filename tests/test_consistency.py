@@ -317,3 +317,38 @@ def test_large_offsets_keep_precision():
     x = profiles_with_signal(50, 10, seed=8).astype(np.float64)
     shifted = x + 1e5  # means 10^5 SDs from zero: float32 centring alone would keep 2-3 digits
     np.testing.assert_allclose(consistency(shifted), [pandas_c(x[:, :, v]) for v in range(50)], atol=1e-5)
+
+
+@pytest.mark.skipif(not has_numba(), reason="numba not installed")
+def test_ctrl_c_during_the_numba_kernel_waits_for_it(monkeypatch):
+    """Regression: Ctrl-C while the numba kernel loaded from its cache or ran ended the CLI run as
+    'SystemError: CPUDispatcher(...) returned a result with an exception set', or segfaulted. The
+    interrupt is now held until the kernel returns, then raised as KeyboardInterrupt."""
+    import os
+    import signal
+
+    import core.analyses._consistency_numba as kernels
+    from core.analyses.consistency_kernels import counts_and_max
+
+    finished = []
+    real = kernels.perm_counts_max
+
+    def kernel_hit_by_ctrl_c(z, rel, valid):
+        os.kill(os.getpid(), signal.SIGINT)
+        out = real(z, rel, valid)
+        for _ in range(1000):  # the interpreter checks for signals here; nothing may be raised yet
+            pass
+        finished.append(True)
+        return out
+
+    monkeypatch.setattr(kernels, "perm_counts_max", kernel_hit_by_ctrl_c)
+    z = np.random.default_rng(0).standard_normal((3, 20, 7)).astype(np.float32)
+    rel = np.zeros((4, 3, 20), dtype=np.int32) + np.arange(20, dtype=np.int32)
+    original = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            counts_and_max(z, rel, np.ones(7, bool), "numba")
+        assert finished == [True]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, original)

@@ -137,3 +137,19 @@ def test_encoding_and_quartiles_plugins_write_their_files(demo, tmp_path):
     assert set(stats.columns) >= {"roi", "paradigm", "r_C_mean", "r_C_sem", "r_L_mean", "r_L_sem"}
     assert set(cells.columns) >= {"participant", "roi", "b_C", "b_L", "n_voxels", "r"}
     assert {p.name for p in q.paths} >= {"quartile_lines.png", "quartile_heatmaps.png"}
+
+
+def test_encoding_areas_with_a_wrong_results_folder_fails_first(tiny_native, tmp_path):
+    """Regression: target=areas with --results lacking consistency_voxels.csv silently skipped the
+    whole-brain comparison; now it is a DataError before any encoding (and nothing is written)."""
+    from app.plugins.encoding import EncodingPlugin
+    from app.plugins.runner import run_analysis
+    from core.errors import DataError
+
+    wrong = tmp_path / "not_consistency"
+    wrong.mkdir()
+    seen = []
+    with pytest.raises(DataError, match="consistency_voxels.csv"):
+        run_analysis(EncodingPlugin, tiny_native[0], {"target": "areas"}, tmp_path / "out", device="cpu",
+                     results_dir=wrong, progress=lambda f, m="": seen.append(f))
+    assert seen == [] and not (tmp_path / "out").exists()

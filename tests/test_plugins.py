@@ -112,3 +112,26 @@ def test_cli_run_and_errors(tiny_native, tmp_path, monkeypatch, capsys):
     assert rc == 2 and len(err) == 1 and "outside" in err[0]
     assert main(["run", "nope", "--data", str(path), "--out", str(tmp_path / "y")]) == 2
     assert not (tmp_path / "x").exists() or not any((tmp_path / "x").iterdir())
+
+
+def test_failed_run_removes_the_output_folder_it_created(tiny_native, tmp_path, monkeypatch):
+    """Regression: a run interrupted while writing its files (Ctrl-C, disk full) left an empty --out
+    folder behind; a folder that existed before the run (with its files) is kept as it was."""
+    import app.plugins.runner as runner
+
+    def interrupted(outputs, folder):
+        (folder / "half_written.csv").write_text("x\n")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "write_outputs", interrupted)
+    path, _ = tiny_native
+    out = tmp_path / "new" / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run_analysis(MeanResponsePlugin, path, {}, out, device="cpu")
+    assert not out.exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "earlier.csv").write_text("a\n1\n")
+    with pytest.raises(KeyboardInterrupt):
+        run_analysis(MeanResponsePlugin, path, {}, kept, device="cpu")
+    assert [p.name for p in kept.iterdir()] == ["earlier.csv"]

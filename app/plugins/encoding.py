@@ -4,12 +4,11 @@ whole-brain comparison from :mod:`core.analyses.wholebrain`."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from app.plugins.base import AnalysisPlugin, Param, choose_participants, split_list
+from core.analyses.consistency_maps import consistency_results
 from core.analyses.cv import CV_GROUPS
 from core.analyses.encoding_run import EncodingRun, run_encoding
 from core.analyses.selection import SELECTIONS
@@ -72,6 +71,9 @@ class EncodingPlugin(AnalysisPlugin):
         pids = choose_participants(params["participants"], dataset.participants)
         paradigms = choose_paradigms(params["paradigm"], dataset.paradigms)
         models = split_list(params["model"], "model")
+        if params["target"] == "areas" and inputs.results_dir is not None:
+            # a wrong --results fails before the ridge work
+            consistency_results(inputs.results_dir, "the whole-brain comparison")
         target_fn, union = _targets(dataset, pids, params["target"])
         runs: list[EncodingRun] = []
         jobs = [(m, p) for m in models for p in paradigms]
@@ -250,9 +252,9 @@ def wholebrain_outputs(summary: pd.DataFrame, results_dir, dataset, pids) -> lis
     scores = summary.rename(columns={"mean_r": "r"})
     pred = area_predictivity(scores)
     out: list = [AreaTable("area_predictivity", pred, "mean ± SEM r per area over participants x models")]
-    path = Path(results_dir) / "consistency_voxels.csv" if results_dir is not None else None
-    if path is None or not path.is_file():
+    if results_dir is None:
         return out
+    path = consistency_results(results_dir, "the whole-brain comparison")
     table = pd.read_csv(path, dtype={"participant": str})
     if not {"participant", "i", "j", "k", "x", "y", "z"} <= set(table.columns):
         raise DataError(path, "needs columns participant, i, j, k, x, y, z")
@@ -272,3 +274,4 @@ def wholebrain_outputs(summary: pd.DataFrame, results_dir, dataset, pids) -> lis
         Figure("wholebrain_scatter", wholebrain_scatter(joined, corr), "Fig. 3: consistency vs predictivity"),
     ]
     return out
+

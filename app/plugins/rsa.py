@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from app.plugins.base import AnalysisPlugin, Param, choose_participants
+from core.analyses.consistency_maps import consistency_results
 from core.analyses.rsa import COMPARISONS, DISTANCES, concept_vectors, rdms, square
 from core.analyses.rsa_inputs import (
     ROISet,
@@ -72,6 +73,8 @@ class RSAPlugin(AnalysisPlugin):
         poolings = ("mean", "last_tok") if params["pooling"] == "select" else (params["pooling"],)
         volume = load_rois(params["rois"], params["roi_table"] or None)
         rois = ROISet.from_volume(volume)
+        if params["sig_voxels_only"]:
+            consistency_results(inputs.results_dir, "sig_voxels_only")  # fail before the model runs
 
         progress(0.0, "model features")
         model_sets, provenance = _features(dataset, models, params["condition"], poolings, inputs.device,

@@ -16,6 +16,10 @@ computed by the same code and compared exactly.
 
 from __future__ import annotations
 
+import signal
+import threading
+from contextlib import contextmanager
+
 import numpy as np
 
 from core.backend import to_numpy
@@ -38,13 +42,40 @@ def observed_sums(z: np.ndarray, backend: str, device: str = "cpu") -> np.ndarra
 def permuted_sums(z: np.ndarray, rel: np.ndarray, backend: str, device: str = "cpu") -> np.ndarray:
     """The full null of S: float32 (K, V). Memory K x V x 4 bytes: for a few voxels (voxel cards, tests)."""
     if backend == "numba":
-        from core.analyses._consistency_numba import perm_sums
+        with sigint_deferred():
+            from core.analyses._consistency_numba import perm_sums
 
-        return perm_sums(np.ascontiguousarray(z, dtype=np.float32), np.ascontiguousarray(rel, dtype=np.int32))
+            z, rel = np.ascontiguousarray(z, dtype=np.float32), np.ascontiguousarray(rel, dtype=np.int32)
+            return perm_sums(z, rel)
     out = np.empty((rel.shape[0], z.shape[2]), dtype=np.float32)
     for k0, k1, block in _gathered_sums(z, rel, backend, device):
         out[k0:k1] = to_numpy(block)
     return out
+
+
+@contextmanager
+def sigint_deferred():
+    """Hold Ctrl-C while a numba kernel loads from its cache or runs, and raise KeyboardInterrupt after.
+
+    A KeyboardInterrupt raised inside numba's cache loader or parallel region leaves it broken: the run
+    ends as a chain of SystemError("... returned a result with an exception set"), the interrupt is
+    swallowed, or the process segfaults. One kernel call takes well under a second per chunk. Only the
+    main thread receives signals; elsewhere this does nothing.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous is None:
+        yield
+        return
+    pending: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if pending and callable(previous):
+            previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
+        elif pending and previous == signal.SIG_DFL:
+            raise KeyboardInterrupt
 
 
 def counts_and_max(
@@ -56,9 +87,10 @@ def counts_and_max(
     rel = np.ascontiguousarray(rel, dtype=np.int32)
     valid = np.ascontiguousarray(valid, dtype=np.bool_)
     if backend == "numba":
-        from core.analyses._consistency_numba import perm_counts_max
+        with sigint_deferred():
+            from core.analyses._consistency_numba import perm_counts_max
 
-        return perm_counts_max(z, rel, valid)
+            return perm_counts_max(z, rel, valid)
     s_obs = observed_sums(z, backend, device)
     if backend == "torch":
         return (s_obs, *_torch_counts_max(z, rel, s_obs, valid, device))

@@ -20,6 +20,7 @@ participants, as in the paper's mean of binary maps). Different grids (shape or 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -258,3 +259,21 @@ def voxel_card(
     null = voxel_null(profiles, n_permutations, seed)
     p = np.nan if not np.isfinite(c) else float(p_from_counts(exceedance_counts(c, null), n_permutations))
     return c, p, null
+
+
+RESULTS_FILE = "consistency_voxels.csv"
+
+
+def consistency_results(results_dir, needed_for: str) -> Path:
+    """``consistency_voxels.csv`` of an earlier consistency run in ``results_dir`` (``--results``).
+
+    ParameterError when no folder was given, DataError when it holds no such file; ``needed_for`` names
+    what needs it, for the message.
+    """
+    if results_dir is None:
+        raise ParameterError(f"{needed_for} needs --results DIR, the output folder of a consistency run")
+    path = Path(results_dir) / RESULTS_FILE
+    if not path.is_file():
+        raise DataError(path, f"not found; {needed_for} needs --results to be the output folder of a "
+                              "consistency run")
+    return path

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.analyses.consistency_maps import consistency_results
 from core.analyses.rsa import brain_concept_patterns, concept_vectors, rdm, rdms
 from core.analyses.rsa_pipeline import ParticipantRDMs
 from core.errors import DataError, ParameterError
@@ -51,15 +52,13 @@ def load_rois(spec: str, tsv: str | None = None):
 def significant_voxels(results_dir: str | Path | None, participant: str, geometry) -> np.ndarray:
     """Voxels significant in both halves (``replicated``; else ``significant``) for one participant,
     from ``consistency_voxels.csv`` of an earlier consistency run: bool (V,)."""
-    if results_dir is None:
-        raise ParameterError("sig_voxels_only needs --results DIR holding consistency_voxels.csv")
-    path = Path(results_dir) / "consistency_voxels.csv"
-    if not path.is_file():
-        raise DataError(path, "not found; run the consistency analysis first (or turn sig_voxels_only off)")
+    path = consistency_results(results_dir, "sig_voxels_only")
     table = pd.read_csv(path, dtype={"participant": str})
     column = "replicated" if "replicated" in table else "significant"
     if not {"participant", "i", "j", "k", column} <= set(table.columns):
         raise DataError(path, f"needs columns participant, i, j, k and {column}")
+    if not (table["participant"] == participant).any():
+        raise DataError(path, f"has no rows for participant {participant} (results of another dataset?)")
     rows = table[(table["participant"] == participant) & table[column].astype(bool)]
     mask = np.zeros(geometry.n_voxels, dtype=bool)
     index = geometry.index_of(rows[["i", "j", "k"]].to_numpy())

@@ -3,6 +3,7 @@ names only when the whole run succeeded, so a failed or cancelled run leaves no 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -16,6 +17,7 @@ def atomic_output_dir(out_dir: str | Path) -> Iterator[Path]:
     """Yield a staging folder; on success move its files into ``out_dir`` (replacing same-named
     files), on any exception delete it and re-raise."""
     out_dir = Path(out_dir)
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = out_dir / f".partial-{uuid.uuid4().hex[:12]}"
     staging.mkdir()
@@ -23,6 +25,9 @@ def atomic_output_dir(out_dir: str | Path) -> Iterator[Path]:
         yield staging
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        if created:  # leave no empty output folder behind either
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()
         raise
     try:
         for src in sorted(staging.rglob("*")):
