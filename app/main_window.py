@@ -35,13 +35,16 @@ from app.views.plots import PlotsView
 from app.views.rdm_view import RDMView
 from app.views.tables import TablesView
 from app.views.voxel_card import VoxelCard
+from app.views.window_card import CardActions
 from app.views.window_exports import ExportActions
+from app.views.window_routing import RoutingActions
 from app.views.window_session import SessionState
 from app.workers import Worker, WorkerPool
 from core.errors import StudioError
-from core.outputs import RDM, Figure, LayerCurve, Table, VoxelMap
+from core.outputs import VoxelMap
 
 ORG, APP = "concept-brain-studio", "Concept Brain Studio"
+PLOTS_MIN_HEIGHT = 230  # px: below it matplotlib's layout collapses the axes
 
 
 def default_results_root() -> Path:
@@ -50,7 +53,7 @@ def default_results_root() -> Path:
     return Path(user_data_dir("concept-brain-studio")) / "results"
 
 
-class MainWindow(ExportActions, SessionState, QMainWindow):
+class MainWindow(CardActions, RoutingActions, ExportActions, SessionState, QMainWindow):
     """The application window.
 
     registry : plugin Registry (default: the installed entry points).
@@ -81,6 +84,8 @@ class MainWindow(ExportActions, SessionState, QMainWindow):
         self.worker: Worker | None = None
         self.last_run_dir: Path | None = None
         self.errors: list[str] = []
+        self._route_queue: list[tuple[object, dict]] = []
+        self._finish_pending = False
 
         self.cortex = CortexView(self, mesh=mesh)
         self.setCentralWidget(self.cortex)
@@ -114,6 +119,11 @@ class MainWindow(ExportActions, SessionState, QMainWindow):
             self.docks[key] = dock
         self._build_status_bar()
         self._build_menus()
+        self.plots.setMinimumHeight(PLOTS_MIN_HEIGHT)  # figures need room; the brain keeps the rest
+        # the side docks run full height (the parameter form never gets squeezed by the results)
+        self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
+        self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
+        self.resizeDocks([self.docks["results"]], [PLOTS_MIN_HEIGHT + 40], Qt.Vertical)
         self.error_box = QMessageBox(QMessageBox.Warning, APP, "", QMessageBox.Ok, self)
         self.error_box.setModal(False)
 
@@ -145,13 +155,28 @@ class MainWindow(ExportActions, SessionState, QMainWindow):
         bar.addPermanentWidget(self.status_cancel)
 
     def _resolve_device(self) -> None:
-        """Find the device in the background (importing torch takes seconds; the window is up first)."""
+        """Find the device in the background (importing torch takes seconds; the window is up first), and
+        import the analyses' heavy native libraries while the user is still looking at the window."""
         from core.backend import resolve_device
 
-        worker = Worker(lambda progress, cancel: resolve_device("auto"))
-        worker.signals.result.connect(lambda name: self.status_device.setText(f"device: {name}"))
-        worker.signals.error.connect(lambda *_: self.status_device.setText("device: cpu"))
+        def warm_up(progress, cancel) -> str:
+            device = resolve_device("auto")
+            try:  # loading numba's LLVM library holds the GIL ~0.2 s: do it now, not in the first run
+                import numba  # noqa: F401
+            except ImportError:
+                pass
+            return device
+
+        worker = Worker(warm_up)
+        worker.signals.result.connect(self._device_found)  # bound methods: see window_card
+        worker.signals.error.connect(self._device_failed)
         self.pool.start(worker)
+
+    def _device_found(self, name: str) -> None:
+        self.status_device.setText(f"device: {name}")
+
+    def _device_failed(self, message: str = "", details: str = "") -> None:
+        self.status_device.setText("device: cpu")
 
     def _build_menus(self) -> None:
         menu = self.menuBar()
@@ -219,11 +244,27 @@ class MainWindow(ExportActions, SessionState, QMainWindow):
         if (default_demo_path() / "dataset.json").is_file():
             self.open_dataset(str(default_demo_path()))
             return
-        self.log("generating the demo dataset (first start only)…")
-        self._start(
-            Worker(lambda progress, cancel: ensure_demo(progress=progress)),
-            on_result=lambda path: self.open_dataset(str(path)),
-        )
+        note = "Generating the demo dataset (first start only, about 20-60 s)…"
+        self.log(note)
+        self.status_dataset.setText(note)
+        self.cortex.hover.setText(note)
+        self.analysis_panel.show_progress(0.0, note)
+        projections, mesh_name = self.cortex.projections, self.cortex.mesh.name
+
+        def prepare(progress, cancel):
+            from core.data.readers import open_dataset
+
+            path = ensure_demo(progress=progress)
+            dataset = open_dataset(path)
+            if dataset.participants:  # the volume-to-surface mapping, built here, off the UI thread
+                projections.get(dataset.participant(dataset.participants[0]).geometry, mesh_name)
+            return path
+
+        self._start(Worker(prepare), on_result=self._demo_ready)
+
+    def _demo_ready(self, path) -> None:
+        self.cortex.hover.setText(" ")
+        self.open_dataset(str(path))
 
     def open_dataset(self, path: str) -> bool:
         """Open a dataset (any supported format); errors go to the dialog. Returns success."""
@@ -330,16 +371,20 @@ class MainWindow(ExportActions, SessionState, QMainWindow):
 
         worker = Worker(task)
         self.log(f"running {name} → {out_dir}")
+        self._progress(0.0, f"{cls.title}: starting…")
         self._run_started = time.perf_counter()
-        return self._start(
-            worker, on_result=lambda record, n=name, o=out_dir: self._run_done(n, o, record), track=True
-        )
+        self._running = (name, out_dir)
+        return self._start(worker, on_result=self._run_result, track=True)
+
+    def _run_result(self, record) -> None:
+        name, out_dir = self._running
+        self._run_done(name, out_dir, record)
 
     def _start(self, worker: Worker, on_result, track: bool = False) -> Worker:
         worker.signals.progress.connect(self._progress)
         worker.signals.result.connect(on_result)
         worker.signals.error.connect(self.show_error)
-        worker.signals.cancelled.connect(lambda: self.log("cancelled; nothing was written"))
+        worker.signals.cancelled.connect(self._cancelled)
         if track:
             self.worker = worker
             self.analysis_panel.set_running(True)
@@ -347,12 +392,28 @@ class MainWindow(ExportActions, SessionState, QMainWindow):
             worker.signals.finished.connect(self._run_finished)
         return self.pool.start(worker)
 
+    def _cancelled(self) -> None:
+        self.log("cancelled; nothing was written")
+
     def _progress(self, fraction: float, message: str) -> None:
-        self.analysis_panel.show_progress(fraction, message)
-        self.status_progress.setValue(int(round(1000 * min(max(fraction, 0.0), 1.0))))
+        """Show progress with ONE deferred repaint: QProgressBar.setValue repaints synchronously, and
+        each repaint of a window holding the OpenGL viewer costs 15-30 ms under software GL."""
+        bars = (self.analysis_panel.progress, self.status_progress)
+        for bar in bars:
+            bar.setUpdatesEnabled(False)
+        try:
+            self.analysis_panel.show_progress(fraction, message)
+            self.status_progress.setValue(int(round(1000 * min(max(fraction, 0.0), 1.0))))
+        finally:
+            for bar in bars:
+                bar.setUpdatesEnabled(True)  # schedules one update(), coalesced with the label's
         self.statusBar().showMessage(message, 3000)
 
     def _run_finished(self) -> None:
+        if self._route_queue:  # results are still being routed: finish after the last one
+            self._finish_pending = True
+            return
+        self._finish_pending = False
         self.worker = None
         self.analysis_panel.set_running(False)
         self.status_cancel.setEnabled(False)
@@ -361,33 +422,6 @@ class MainWindow(ExportActions, SessionState, QMainWindow):
         if self.worker is not None:
             self.worker.cancel()
             self.log("cancelling…")
-
-    def _run_done(self, name: str, out_dir: Path, record) -> None:
-        self.last_results[name] = out_dir
-        self.result_folders.append(str(out_dir))
-        self.log(
-            f"{name} finished in {time.perf_counter() - self._run_started:.1f} s: "
-            f"{len(record.paths)} files in {out_dir}"
-        )
-        self.route(record.outputs, record.provenance)
-
-    def route(self, outputs: list, provenance: dict | None = None) -> None:
-        """Send each output to its view: maps to the cortex, tables, plots, RDMs."""
-        first_map = True
-        for out in outputs:
-            self.results.append(out)
-            self.provenance[out.name] = provenance or {}
-            if isinstance(out, VoxelMap):
-                self.cortex.add_map(out, show=first_map and "layer" not in out.meta)
-                first_map = False
-            elif isinstance(out, Table):
-                self.tables.add_table(out)
-            elif isinstance(out, (LayerCurve, Figure)):
-                self.plots.add_output(out)
-            elif isinstance(out, RDM):
-                self.rdms.add_rdm(out)
-        if self.cortex.layer_maps() and first_map is False and self.cortex.current_map is None:
-            self.cortex._scrub_setup()
 
     def open_results(self, folder: str) -> bool:
         """Show the outputs of an earlier run (NIfTI maps, CSV tables, NPY RDMs) again."""
@@ -406,56 +440,6 @@ class MainWindow(ExportActions, SessionState, QMainWindow):
             self.last_results[analysis] = Path(folder)
         self.log(f"opened results {folder}: {len(outputs)} outputs")
         return True
-
-    # ------------------------------------------------------------------ voxel card
-    def on_vertex_picked(self, hemi: str, vertex: int) -> None:
-        """Fill the voxel card at once; the permutation null of C follows on the next event-loop turn."""
-        from app.views.voxel_info import collect
-
-        try:
-            info = collect(
-                self.vertex_xyz(hemi, vertex),
-                self._maps(),
-                self._tables(),
-                self._card_participant(),
-                hemi,
-                vertex,
-                with_null=False,
-            )
-        except StudioError as exc:
-            self.show_error(str(exc))
-            return
-        self.card.show_info(info)
-        self.docks["card"].raise_()
-        QTimer.singleShot(0, lambda: self._complete_card(info))
-
-    def _complete_card(self, info) -> None:
-        from app.views.voxel_info import add_null
-
-        if self.card.info is info:
-            self.card.show_info(add_null(info))
-
-    def vertex_xyz(self, hemi: str, vertex: int):
-        """MNI mm under a vertex: the centre of its voxel, else its midthickness position."""
-        from core.atlas.meshes import load_mesh
-
-        geometry, idx = self.cortex.voxel_of(hemi, vertex)
-        if geometry is not None and idx >= 0:
-            return geometry.xyz[idx]
-        return load_mesh(self.cortex.mesh.name, "midthickness").hemis[hemi].vertices[vertex].astype(float)
-
-    def _maps(self) -> list[VoxelMap]:
-        return list(self.cortex.maps.values())
-
-    def _tables(self) -> list[Table]:
-        return list(self.tables.tables.values())
-
-    def _card_participant(self):
-        vmap = self.cortex.maps.get(self.cortex.current_map)
-        pid = vmap.meta.get("participant") if vmap is not None else None
-        if self.dataset is None:
-            return None
-        return self.participant(pid if pid in self._pids else None)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
         self.save_session()

@@ -297,3 +297,81 @@ def test_linked_cameras_mesh_switch_and_hover_text(qtbot, window):
         assert len(cortex._projected["left"]) == 10242 and np.isfinite(cortex._projected["left"]).mean() > 0.3
     finally:
         cortex.set_mesh("fs_LR32k", "inflated")
+
+
+def test_colour_bar_has_its_own_strip(qtbot, window):
+    cortex = window.cortex
+    cortex.show_map("language_T1")
+    scene = cortex.scene
+    bar = scene._bar_renderer
+    assert bar is not None and bar.HasViewProp(scene._scalar_bar)
+    x0 = bar.GetViewport()[0]
+    for st in scene.states.values():
+        assert st.renderer.GetViewport()[2] <= x0 + 1e-9  # no hemisphere under the colour bar
+        assert not st.renderer.HasViewProp(scene._scalar_bar)
+    cortex.plotter.render()
+    image = np.asarray(cortex.plotter.screenshot(return_img=True))[..., :3].astype(int)
+    width = image.shape[1]
+    strip = image[:, int(np.ceil(x0 * width)) + 1 :]
+    colourful = np.ptp(strip, axis=2) > 60  # saturated colour bar pixels (RdBu_r)
+    assert colourful.sum() > 200
+    left_part = image[:, : int(x0 * width) - 1]
+    # the brain is drawn left of the strip, the strip holds only the bar (white elsewhere)
+    assert (np.ptp(left_part, axis=2) > 60).sum() > 1000
+
+
+def test_progress_and_incremental_routing(qtbot, window):
+    from core.outputs import Table, VoxelMap
+
+    window._progress(0.5, "half way")
+    assert window.analysis_panel.progress.value() == 500 and window.status_progress.value() == 500
+    assert window.analysis_panel.message.text() == "half way"
+    assert window.analysis_panel.progress.updatesEnabled()
+    geom = window.cortex.reference_geometry
+    outs = [
+        VoxelMap("inc_a", np.arange(geom.n_voxels, dtype=np.float32), geom, units="z"),
+        Table("inc_t", pd.DataFrame({"a": [1, 2]})),
+        VoxelMap("inc_b", -np.arange(geom.n_voxels, dtype=np.float32), geom, units="z"),
+    ]
+    window.route(outs, {"analysis": "inc"}, incremental=True)
+    assert not window.routing_done() and "inc_b" not in window.cortex.maps  # one output per turn
+    qtbot.waitUntil(window.routing_done, timeout=5000)
+    assert {"inc_a", "inc_b"} <= set(window.cortex.maps) and "inc_t" in window.tables.tables
+    assert window.cortex.current_map == "inc_a"  # the first map of a run is shown
+    assert window.provenance["inc_t"] == {"analysis": "inc"}
+
+
+def test_p_maps_are_shown_as_minus_log10_p(qtbot, window):
+    from app.views.cortex_view import LOGP_UNITS
+    from core.outputs import VoxelMap
+
+    geom = window.cortex.reference_geometry
+    p = np.linspace(1e-4, 1.0, geom.n_voxels).astype(np.float32)
+    window.cortex.add_map(VoxelMap("pmap", p, geom, units="p"))
+    cortex = window.cortex
+    proj = cortex.projections.get(geom, cortex.mesh.name).project(p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expect = -np.log10(proj["left"].astype(np.float64))
+    ok = np.isfinite(expect)
+    np.testing.assert_allclose(cortex._projected["left"][ok], expect[ok], rtol=1e-5)
+    style = cortex.style()
+    assert style.units == LOGP_UNITS and style.threshold == pytest.approx(-np.log10(0.05), abs=1e-3)
+    vertex = int(np.flatnonzero(ok)[0])
+    assert f"p = {proj['left'][vertex]:.3g}" in cortex.describe_vertex("left", vertex)
+
+
+def test_plots_are_drawn_only_when_shown(qtbot, window):
+    from matplotlib.figure import Figure as MplFigure
+
+    from core.outputs import Figure
+
+    window.tabs.setCurrentWidget(window.tables)
+    fig = MplFigure()
+    fig.add_subplot(111).plot([0, 1], [1, 0])
+    designed_width = fig.get_size_inches()[0] * fig.dpi
+    window.plots.add_output(Figure("lazy_fig", fig))
+    assert "lazy_fig" in window.plots.items and "lazy_fig" not in window.plots.canvases
+    window.tabs.setCurrentWidget(window.plots)
+    qtbot.waitUntil(lambda: "lazy_fig" in window.plots.canvases, timeout=3000)
+    assert window.plots.stack.currentWidget().widget() is window.plots.canvases["lazy_fig"]
+    assert window.plots.canvases["lazy_fig"].minimumWidth() == int(0.8 * designed_width)  # ~designed size

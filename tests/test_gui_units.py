@@ -173,3 +173,92 @@ def test_voxel_info_matches_direct_computation(tmp_path):
     assert info.C > 0.5 and info.p == pytest.approx(1 / 1001)
     assert info.language == pytest.approx(data.geometry.xyz[idx, 1] / 100, abs=1e-6)
     np.testing.assert_allclose(info.concept_means["pictures"], profiles[1], rtol=1e-6)
+
+
+@pytest.mark.gl
+def test_pool_threads_run_at_lower_priority(qtbot):
+    import os
+
+    from app.workers import WORKER_NICE, Worker, WorkerPool
+
+    if not hasattr(os, "getpriority"):
+        pytest.skip("no per-thread priorities on this platform")
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    w = Worker(lambda progress, cancel: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+    got = []
+    w.signals.result.connect(got.append)
+    with qtbot.waitSignal(w.signals.finished, timeout=5000):
+        WorkerPool().start(w)
+    assert got == [min(base + WORKER_NICE, 19)]
+    assert os.getpriority(os.PRIO_PROCESS, 0) == base  # the UI thread keeps its priority
+
+
+def test_colour_bar_title_is_wrapped_to_fit_its_strip():
+    from app.views.scene import bar_title
+
+    assert bar_title("language response") == "language\nresponse"
+    assert bar_title("p") == "p" and bar_title("") == "value"
+    long = bar_title("a very long description of the units of this statistical map")
+    assert len(long.splitlines()) == 3 and all(len(line) <= 12 for line in long.splitlines())
+    assert long.endswith("…")
+
+
+@pytest.mark.gl
+def test_first_start_generates_the_demo_with_progress_then_shows_the_brain(qtbot, tmp_path, monkeypatch):
+    """`cbstudio gui` with no dataset and no session: the demo is generated on a worker (progress shown,
+    the window stays live), then opened and its language map drawn."""
+    from PySide6.QtCore import QSettings
+
+    import app.__main__ as entry
+    from app.main_window import MainWindow
+    from tests.gui_fake_plugin import fake_registry, make_mni_dataset
+
+    demo = tmp_path / "cache" / "demo-small"
+    gate = threading.Event()
+
+    def fake_ensure_demo(progress=None):  # stands in for make_demo (minutes of work in the real one)
+        progress(0.25, "responses 1/4")
+        gate.wait(10)
+        make_mni_dataset(demo)
+        progress(1.0, "done")
+        return demo
+
+    monkeypatch.setattr(entry, "default_demo_path", lambda: demo)
+    monkeypatch.setattr(entry, "ensure_demo", fake_ensure_demo)
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat)
+    win = MainWindow(registry=fake_registry(), settings=settings, results_root=tmp_path / "r")
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        win.restore_session(None)
+        assert win.dataset is None and "Generating the demo dataset" in win.status_dataset.text()
+        qtbot.waitUntil(lambda: win.analysis_panel.progress.value() == 250, timeout=5000)
+        assert win.analysis_panel.message.text() == "responses 1/4"
+        gate.set()
+        qtbot.waitUntil(lambda: win.dataset is not None, timeout=30000)
+        assert str(win.dataset_path) == str(demo) and win.cortex.current_map == "language_T1"
+        colours = win.cortex.scene.vertex_colors("left")
+        base = np.clip(win.cortex.scene.states["left"].base * 255 + 0.5, 0, 255).astype(np.uint8)
+        assert (colours != base).any(axis=1).mean() > 0.3  # the map is drawn on the brain
+        assert not win.errors
+    finally:
+        gate.set()
+        win.close()
+
+
+@pytest.mark.gl
+def test_parameter_form_is_fully_shown_for_every_plugin(qtbot):
+    from app.plugins.registry import Registry
+    from app.views.analysis_panel import AnalysisPanel
+
+    panel = AnalysisPanel(Registry())
+    qtbot.addWidget(panel)
+    panel.resize(320, 900)
+    panel.show()
+    names = list(panel.plugins) + list(panel.plugins)[:1]  # and back to the first
+    assert len(names) >= 2
+    for name in names:
+        panel.select(name)
+        qtbot.wait(10)
+        assert panel.collapsible.content().maximumHeight() >= panel.form.sizeHint().height()
+        assert panel.form.height() >= panel.form.sizeHint().height() - 1

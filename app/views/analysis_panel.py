@@ -3,7 +3,7 @@ declarations, device choice, Run and Cancel with a progress bar."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
@@ -38,6 +38,9 @@ class AnalysisPanel(QWidget):
         self.form = ParamsForm()
         self.collapsible = QCollapsible("Parameters")
         self.collapsible.addWidget(self.form)
+        # the panel sizes the form itself (_fit_form): QCollapsible's resize filter re-reads a size hint
+        # that is still 0 while a new form's rows are being laid out, and shrinks the form to nothing
+        self.form.removeEventFilter(self.collapsible)
         self.collapsible.expand(animate=False)
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda", "mps"])
@@ -86,6 +89,7 @@ class AnalysisPanel(QWidget):
             if self.list.item(row).flags() & Qt.ItemIsEnabled:
                 self.list.setCurrentRow(row)
                 break
+        self._fit_form()
 
     def current_name(self) -> str | None:
         item = self.list.currentItem()
@@ -105,6 +109,19 @@ class AnalysisPanel(QWidget):
         self.form.set_params(cls.params if cls else ())
         if name in self.saved:
             self.form.set_values(self.saved[name])
+        self._fit_form()
+        QTimer.singleShot(0, self._fit_form)  # new rows are shown (and counted) on the next turn
+
+    def _fit_form(self) -> None:
+        """Re-fit the collapsible to the new form (it keeps the height of the form it was opened with)."""
+        if self.collapsible.isExpanded():
+            self.form.layout().activate()  # so that the size hint counts the new rows
+            content = self.collapsible.content()
+            margins = content.layout().contentsMargins()
+            height = self.form.sizeHint().height() + margins.top() + margins.bottom() + 10
+            self.collapsible.expand(animate=False)
+            content.setMaximumHeight(height)
+            self.form.setMinimumHeight(self.form.sizeHint().height())
 
     def settings(self) -> dict[str, dict]:
         """Parameter values per plugin (for session restore)."""

@@ -34,6 +34,25 @@ SURFACES = {
 }
 CMAPS = ("hot", "viridis", "magma", "inferno", "plasma", "RdBu_r", "coolwarm", "bwr", "seismic", "YlOrRd")
 CLICK_SLOP_PX = 4
+P_UNITS = ("p", "p-value", "p value", "p (permutation)")
+LOGP_UNITS = "-log10 p"
+LOGP_DEFAULT_THRESHOLD = float(-np.log10(0.05))
+
+
+def is_p_map(vmap) -> bool:
+    """A map of p-values (units 'p' or meta stat 'p'): shown as −log10 p so that strong effects are
+    bright and the threshold means p < 10^-t (as neuroimaging viewers do)."""
+    return str(vmap.units).strip().lower() in P_UNITS or str(vmap.meta.get("stat", "")).lower() == "p"
+
+
+def display_values(vmap) -> np.ndarray:
+    """The values drawn for ``vmap``: −log10 p for p maps (p clipped to [1e-300, 1]), else the values."""
+    if not is_p_map(vmap):
+        return vmap.values
+    v = np.asarray(vmap.values, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = -np.log10(np.clip(v, 1e-300, 1.0))
+    return np.where(np.isfinite(v), out, np.nan).astype(np.float32)
 
 
 class CortexView(QWidget):
@@ -226,9 +245,10 @@ class CortexView(QWidget):
             self.map_box.blockSignals(True)
             self.map_box.setCurrentText(name)
             self.map_box.blockSignals(False)
-        self._projected = self.projections.project(vmap, self.mesh.name)
+        values = display_values(vmap)
+        self._projected = self.projections.get(vmap.geometry, self.mesh.name).project(values)
         if not keep_range:
-            self._reset_controls(vmap)
+            self._reset_controls(vmap, values)
         self.scene.set_overlay(self._projected, self.style())
         lo, hi = self.range_slider.value()
         self.range_label.setText(f"threshold {lo:.3g} · max {hi:.3g}")
@@ -250,6 +270,10 @@ class CortexView(QWidget):
         else:
             lo, hi = float(v.min()), float(v.max())
             default = (lo, float(np.percentile(v, 98)))
+        if is_p_map(vmap) and not vmap.two_sided:  # −log10 p: threshold at p < 0.05
+            lo = 0.0
+            hi = max(hi, LOGP_DEFAULT_THRESHOLD + 1.0)
+            default = (LOGP_DEFAULT_THRESHOLD, max(default[1], LOGP_DEFAULT_THRESHOLD + 1.0))
         if hi <= lo:
             hi = lo + 1.0
         self.range_slider.setRange(lo, hi)
@@ -270,7 +294,7 @@ class CortexView(QWidget):
             threshold=None if at_floor else lo,
             two_sided=two,
             below=self.below_box.currentText(),
-            units=(vmap.units or vmap.name) if vmap is not None else "",
+            units=("" if vmap is None else LOGP_UNITS if is_p_map(vmap) else (vmap.units or vmap.name)),
         )
 
     def set_threshold(self, threshold: float | None, vmax: float | None = None) -> None:
@@ -385,7 +409,9 @@ class CortexView(QWidget):
         if self.current_map is not None and getattr(self, "_projected", None) is not None:
             value = self._projected[hemi][vertex]
             if np.isfinite(value):
-                parts.append(f"{self.current_map} = {value:.4g}")
+                vmap = self.maps[self.current_map]
+                shown = f"p = {10.0 ** -value:.3g}" if is_p_map(vmap) else f"{value:.4g}"
+                parts.append(f"{self.current_map}: {shown}")
         return f"{hemi} #{vertex}: " + ("  ·  ".join(parts) or "–")
 
     def voxel_of(self, hemi: str, vertex: int, geometry=None) -> tuple[object, int]:

@@ -35,15 +35,13 @@ def render_views(
     )
     plotter.ren_win.SetMultiSamples(0)  # software GL: no MSAA (3x faster, DESIGN.md)
     try:
-        scene = BrainScene(plotter, hemis=tuple(hemis))
+        scene = BrainScene(plotter, hemis=tuple(hemis), colorbar=False)  # the figure draws its own
         scene.set_mesh(mesh)
         scene.set_borders(borders)
         if rois is not None:
             scene.set_rois(rois)
         if values is not None and style is not None:
             scene.set_overlay(values, style)
-        if scene._scalar_bar is not None:  # the figure draws its own colour bar
-            plotter.renderers[len(hemis) - 1].RemoveViewProp(scene._scalar_bar)
         rows = []
         for view in views:
             scene.set_view(view)

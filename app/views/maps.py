@@ -129,10 +129,16 @@ class ProjectionCache:
 
         key = (geometry_key(geometry), mesh_name)
         with self._lock:
+            found = self._items.get(key)
+        if found is not None:
+            return found
+        # built outside the lock: the UI thread never waits for a worker building another grid's mapping
+        built = VolumeToSurface(geometry, mesh_name)
+        with self._lock:
             if key not in self._items:
                 if len(self._items) >= self.max_items:
                     self._items.pop(next(iter(self._items)))
-                self._items[key] = VolumeToSurface(geometry, mesh_name)
+                self._items[key] = built
             return self._items[key]
 
     def project(self, vmap: VoxelMap, mesh_name: str) -> dict[str, np.ndarray]:

@@ -6,7 +6,19 @@ import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure as MplFigure
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPushButton, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QPushButton,
+    QScrollArea,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.outputs import LayerCurve
+
+FIGURE_MIN_SCALE = 0.8  # analysis figures are shown at >= 80 % of their designed size
 
 
 def layer_curve_figure(curve, fig: MplFigure | None = None) -> MplFigure:
@@ -40,6 +52,7 @@ class PlotsView(QWidget):
         self.items: dict[str, MplFigure] = {}
         self.outputs: dict[str, object] = {}
         self.canvases: dict[str, FigureCanvasQTAgg] = {}
+        self._scrolls: dict[str, QScrollArea] = {}
         self.selector = QComboBox()
         self.selector.currentTextChanged.connect(self._show)
         self.export_button = QPushButton("Export figure…")
@@ -54,17 +67,15 @@ class PlotsView(QWidget):
         layout.addWidget(self.stack)
 
     def add_output(self, output) -> None:
-        """Add a LayerCurve or Figure output (replacing one with the same name) and show it."""
-        from core.outputs import LayerCurve
-
+        """Add a LayerCurve or Figure output (replacing one with the same name) and select it. The canvas
+        is built and drawn only when the plot is first shown on screen (a matplotlib draw takes 50-300
+        ms on the UI thread; results routed while the Plots tab is hidden cost nothing)."""
         fig = layer_curve_figure(output) if isinstance(output, LayerCurve) else output.figure
-        old = self.canvases.pop(output.name, None)
+        self.canvases.pop(output.name, None)
+        old = self._scrolls.pop(output.name, None)
         if old is not None:
             self.stack.removeWidget(old)
             old.deleteLater()
-        canvas = FigureCanvasQTAgg(fig)
-        self.canvases[output.name] = canvas
-        self.stack.addWidget(canvas)
         self.items[output.name] = fig
         self.outputs[output.name] = output
         if self.selector.findText(output.name) < 0:
@@ -72,11 +83,36 @@ class PlotsView(QWidget):
         self.selector.setCurrentText(output.name)
         self._show(output.name)
 
+    def canvas(self, name: str) -> FigureCanvasQTAgg | None:
+        """The canvas of plot ``name``, built on first use."""
+        if name not in self.items:
+            return None
+        if name not in self.canvases:
+            fig = self.items[name]
+            canvas = FigureCanvasQTAgg(fig)
+            if not isinstance(self.outputs.get(name), LayerCurve):
+                # analysis figures keep (most of) their designed size; the panel scrolls instead of
+                # squeezing a tall multi-panel figure into a short dock
+                w, h = fig.get_size_inches() * fig.dpi * FIGURE_MIN_SCALE
+                canvas.setMinimumSize(int(w), int(h))
+            scroll = QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setWidget(canvas)
+            self.canvases[name] = canvas
+            self._scrolls[name] = scroll
+            self.stack.addWidget(scroll)
+        return self.canvases[name]
+
     def current_figure(self) -> MplFigure | None:
         return self.items.get(self.selector.currentText())
 
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        self._show(self.selector.currentText())
+
     def _show(self, name: str) -> None:
-        canvas = self.canvases.get(name)
-        if canvas is not None:
-            self.stack.setCurrentWidget(canvas)
-            canvas.draw_idle()
+        if not name or name not in self.items or not self.isVisible():
+            return
+        canvas = self.canvas(name)
+        self.stack.setCurrentWidget(self._scrolls[name])
+        canvas.draw_idle()

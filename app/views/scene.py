@@ -21,6 +21,7 @@ VIEWS = ("lateral", "medial", "dorsal", "ventral", "anterior", "posterior")
 HEMIS = ("left", "right")
 BACKGROUND = "white"
 FIT_MARGIN = 1.04
+COLORBAR_WIDTH = 0.11  # fraction of the window width kept for the colour bar (its own viewport)
 
 
 def view_direction(view: str, hemi: str) -> tuple[np.ndarray, np.ndarray]:
@@ -64,9 +65,10 @@ class BrainScene:
     ----------
     plotter : the target plotter; renderer ``i`` shows ``hemis[i]``.
     hemis : which hemispheres, in left-to-right screen order.
+    colorbar : draw the colour bar, in a strip of its own at the right (never over a hemisphere).
     """
 
-    def __init__(self, plotter, hemis: tuple[str, ...] = HEMIS) -> None:
+    def __init__(self, plotter, hemis: tuple[str, ...] = HEMIS, colorbar: bool = True) -> None:
         self.plotter = plotter
         self.hemis = tuple(hemis)
         self.states: dict[str, HemiState] = {}
@@ -78,7 +80,23 @@ class BrainScene:
         self._scalar_bar = None
         self._linking = False
         self._camera_observers: list[tuple[object, int]] = []
+        self.colorbar = colorbar
+        self._bar_renderer = None
         plotter.set_background(BACKGROUND)
+        if colorbar:
+            self._bar_renderer = vtk.vtkRenderer()
+            self._bar_renderer.SetBackground(*pv.Color(BACKGROUND).float_rgb)
+            self._bar_renderer.SetInteractive(False)
+            self._bar_renderer.SetViewport(1.0 - COLORBAR_WIDTH, 0.0, 1.0, 1.0)
+            plotter.render_window.AddRenderer(self._bar_renderer)
+        self._layout_viewports()
+
+    def _layout_viewports(self) -> None:
+        """Hemispheres side by side in equal viewports, left of the colour bar strip."""
+        right = 1.0 - (COLORBAR_WIDTH if self.colorbar else 0.0)
+        n = len(self.hemis)
+        for i in range(n):
+            self.plotter.renderers[i].SetViewport(right * i / n, 0.0, right * (i + 1) / n, 1.0)
 
     # ------------------------------------------------------------------ mesh
     def set_mesh(self, mesh) -> None:
@@ -186,7 +204,9 @@ class BrainScene:
             st.polydata.point_data["rgb"] = rgb
 
     def _update_scalar_bar(self) -> None:
-        renderer = self.plotter.renderers[len(self.hemis) - 1]
+        renderer = self._bar_renderer
+        if renderer is None:
+            return
         if self._scalar_bar is not None:
             renderer.RemoveViewProp(self._scalar_bar)
             self._scalar_bar = None
@@ -299,6 +319,9 @@ class BrainScene:
 
     def close(self) -> None:
         self._unlink_cameras()
+        if self._bar_renderer is not None:
+            self.plotter.render_window.RemoveRenderer(self._bar_renderer)
+            self._bar_renderer = None
         for st in self.states.values():
             st.locator = None
         self.states.clear()
@@ -322,6 +345,18 @@ def fit_camera(
     cam.SetViewUp(*up)
 
 
+def bar_title(units: str, width: int = 12, max_lines: int = 3) -> str:
+    """The colour bar title wrapped at spaces into lines of at most ``width`` characters (it must fit
+    the colour bar strip): 'language response' -> 'language\nresponse'."""
+    import textwrap
+
+    lines = textwrap.wrap(units, width, break_long_words=True) or ["value"]
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = lines[-1][: width - 1] + "…"
+    return "\n".join(lines)
+
+
 def make_scalar_bar(style: OverlayStyle, limits: tuple[float, float]):
     """A vtkScalarBarActor for ``style`` over ``limits``; the sub-threshold band is drawn grey."""
     from app.views.colors import FLAT_GREY, colormap_table
@@ -342,14 +377,13 @@ def make_scalar_bar(style: OverlayStyle, limits: tuple[float, float]):
     lut.SetTable(numpy_to_vtk(np.clip(rgba * 255 + 0.5, 0, 255).astype(np.uint8), deep=True))
     bar = vtk.vtkScalarBarActor()
     bar.SetLookupTable(lut)
-    title = style.units or "value"
-    bar.SetTitle(title if len(title) <= 18 else title[:17] + "…")
+    bar.SetTitle(bar_title(style.units or "value"))
     bar.SetNumberOfLabels(3)
     bar.SetOrientationToVertical()
-    bar.SetPosition(0.80, 0.08)
-    bar.SetWidth(0.15)
+    bar.SetPosition(0.06, 0.08)  # in the colour bar strip's own viewport
+    bar.SetWidth(0.88)
     bar.SetHeight(0.8)
-    bar.SetBarRatio(0.25)
+    bar.SetBarRatio(0.3)
     bar.SetLabelFormat("%-#6.3g")
     bar.UnconstrainedFontSizeOn()
     bar.SetTextPositionToPrecedeScalarBar()

@@ -7,6 +7,8 @@ import pandas as pd
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPushButton, QTableView, QVBoxLayout, QWidget
 
+RESIZE_MAX_ROWS = 5000
+
 
 class PandasModel(QAbstractTableModel):
     """Read-only model of a DataFrame (numbers shown with 4 significant digits, sortable)."""
@@ -67,6 +69,7 @@ class TablesView(QWidget):
         self.view = QTableView()
         self.view.setModel(self.model)
         self.view.setSortingEnabled(True)
+        self.view.horizontalHeader().setResizeContentsPrecision(200)
         top = QHBoxLayout()
         top.addWidget(self.selector, 1)
         top.addWidget(self.export_button)
@@ -78,9 +81,11 @@ class TablesView(QWidget):
     def add_table(self, table) -> None:
         """Add a Table/AreaTable (or replace one with the same name) and show it."""
         self.tables[table.name] = table
+        self.selector.blockSignals(True)  # one model reset, not two
         if self.selector.findText(table.name) < 0:
             self.selector.addItem(table.name)
         self.selector.setCurrentText(table.name)
+        self.selector.blockSignals(False)
         self._show(table.name)
 
     def current(self):
@@ -89,3 +94,5 @@ class TablesView(QWidget):
     def _show(self, name: str) -> None:
         table = self.tables.get(name)
         self.model.set_frame(table.frame if table is not None else pd.DataFrame())
+        if table is not None and self.isVisible() and len(table.frame) <= RESIZE_MAX_ROWS:
+            self.view.resizeColumnsToContents()  # fit the headers (slow on large tables: skipped)

@@ -24,6 +24,30 @@ def _fmt(value, digits: int = 4) -> str:
     return str(value)
 
 
+def p_text(info: VoxelInfo) -> str:
+    """The analysis's p where a consistency result is loaded, else the card's own permutation p."""
+    row = info.table_rows.get("consistency_voxels") or {}
+    analysis_p = row.get("p")
+    own = None if info.null is None else f"{_fmt(info.p, 3)} (card: {len(info.null)} permutations)"
+    if analysis_p is not None and np.isfinite(analysis_p):
+        text = f"{_fmt(float(analysis_p), 3)} (analysis)"
+        return text if own is None else f"{text}; {own}"
+    return own or _fmt(info.p, 3)
+
+
+def quartile_text(info: VoxelInfo) -> str:
+    """'ROI 1 · C Q3 · language Q2 · cell r = …' from the quartiles analysis, or why there is none."""
+    cell = info.quartile_cell
+    if cell is not None:
+        r = ", ".join(f"{SHORT.get(p, p)} {_fmt(v, 3)}" for p, v in cell["r"].items())
+        return f"ROI {cell['roi']} · C Q{cell['b_C']} · language Q{cell['b_L']}" + (
+            f" · {info.participant or ''} cell r: {r}".replace("  ", " ") if r else ""
+        )
+    if info.quartile is not None:
+        return str(info.quartile)
+    return info.quartile_note or "–"
+
+
 class VoxelCard(QScrollArea):
     """Shows a :class:`~app.views.voxel_info.VoxelInfo`."""
 
@@ -85,16 +109,14 @@ class VoxelCard(QScrollArea):
         f["Glasser area"].setText("unavailable" if info.area is None else (info.area or "none"))
         f["ROI"].setText("unavailable" if info.roi is None else (info.roi or "none"))
         f["C"].setText(_fmt(info.C))
-        f["p (permutation)"].setText(
-            _fmt(info.p, 3) if info.null is None else f"{_fmt(info.p, 3)}  ({len(info.null)} permutations)"
-        )
+        f["p (permutation)"].setText(p_text(info))
         f["language"].setText(_fmt(info.language))
-        f["quartile"].setText(_fmt(info.quartile))
+        f["quartile"].setText(quartile_text(info))
         lines = [
             f"{name}: {_fmt(v)} {units}".rstrip() for name, v, units in info.map_values if np.isfinite(v)
         ]
         for table, row in info.table_rows.items():
-            shown = {k: v for k, v in row.items() if k not in ("i", "j", "k", "x", "y", "z")}
+            shown = {k: v for k, v in row.items() if k not in ("i", "j", "k", "x", "y", "z", "participant")}
             lines.append(f"{table}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in shown.items()))
         self.maps_label.setText("<br>".join(lines) if lines else "")
         self._draw_null(info)
@@ -108,8 +130,9 @@ class VoxelCard(QScrollArea):
         self._null_steps = ax.stairs(np.zeros(1), np.array([0.0, 1.0]), fill=True, color="0.65")
         self._null_line = ax.axvline(0.0, color="crimson", lw=2)
         ax.set_title("permutation null of C (red: this voxel)", fontsize=8)
+        ax.set_xlabel("C (mean pairwise Pearson r)", fontsize=7)
         ax.tick_params(labelsize=7)
-        fig.subplots_adjust(left=0.14, right=0.97, bottom=0.16, top=0.86)
+        fig.subplots_adjust(left=0.14, right=0.97, bottom=0.25, top=0.86)
         self._null_ax = ax
         fig = self.layer_canvas.figure
         self._layer_ax = fig.add_subplot(111)
@@ -142,6 +165,10 @@ class VoxelCard(QScrollArea):
             pad = 0.05 * (hi - lo + 1e-9)
             ax.set_xlim(lo - pad, hi + pad)
             ax.set_ylim(0, counts.max() * 1.1 + 1)
+            ax.set_title(
+                f"null of C, {len(null)} permutations (red: this voxel)",
+                fontsize=7,
+            )
         self.null_canvas.draw_idle()
 
     def _draw_layers(self, info: VoxelInfo) -> None:

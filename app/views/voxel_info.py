@@ -2,8 +2,14 @@
 
 Sources: the atlas (Glasser area, paper ROI), every loaded VoxelMap (value at the voxel's MNI point),
 tables with x, y, z columns (e.g. ``consistency_voxels.csv``), maps tagged with ``layer`` (encoding r
-per layer), a quartile map, and the dataset itself: the voxel's 180 concept means per paradigm, from
-which C and its permutation null are computed exactly as the consistency analysis does.
+per layer), the quartile analysis's ``quartile_cells`` table, and the dataset itself: the voxel's 180
+concept means per paradigm, from which C and its permutation null are computed exactly as the
+consistency analysis does.
+
+The quartiles plugin writes tables only (cells per participant x ROI x (b_C, b_L) with their r), no
+per-voxel map, so the voxel's bin is recomputed with the plugin's own code
+(:func:`app.plugins.quartiles.participant_cells`: C and language quartiles within each ROI) and looked
+up in the loaded table.
 """
 
 from __future__ import annotations
@@ -33,7 +39,9 @@ class VoxelInfo:
     table_rows: dict[str, dict] = field(default_factory=dict)  # table name -> row at this voxel
     language: float | None = None
     layer_profiles: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-    quartile: int | None = None
+    quartile: int | None = None  # from a map tagged as a quartile map
+    quartile_cell: dict | None = None  # {roi, b_C, b_L, r: {paradigm: r}} from the quartiles analysis
+    quartile_note: str = ""  # why no bin is shown
     concept_means: dict[str, np.ndarray] = field(default_factory=dict)  # paradigm -> (n_concepts,)
     C: float | None = None
     p: float | None = None
@@ -118,6 +126,54 @@ def _from_participant(info: VoxelInfo, participant, with_null: bool) -> None:
         info.C = c if np.isfinite(c) else None
         if with_null:
             add_null(info)
+
+
+_CELLS_CACHE: dict[tuple[str, str, int], tuple[object, np.ndarray]] = {}
+
+
+def add_quartile(info: VoxelInfo, participant, tables: list[Table] = (), rois: str = "paper") -> VoxelInfo:
+    """Add the voxel's quartile cell (ROI, C quartile b_C, language quartile b_L) and the cell's
+    predictivity r per paradigm from a loaded ``quartile_cells`` table (the quartiles analysis).
+
+    rois : the ROI definition the analysis used ('paper' or a label NIfTI; from its provenance).
+    """
+    table = next((t for t in tables if t.name == "quartile_cells"), None)
+    if table is None:
+        info.quartile_note = "run “Consistency vs language quartiles” to see the bin"
+        return info
+    if participant is None or info.voxel < 0:
+        info.quartile_note = "no voxel of the open dataset here"
+        return info
+    frame = table.frame
+    rows = frame[frame["participant"].astype(str) == str(participant.id)]
+    if rows.empty:
+        info.quartile_note = f"{participant.id} is not in the quartile results"
+        return info
+    key = (str(participant.id), str(rois), id(participant))  # the participant is kept: no id reuse
+    if key not in _CELLS_CACHE:
+        from app.plugins.quartiles import participant_cells
+        from core.analyses.rsa_inputs import load_rois
+        from core.errors import StudioError
+
+        try:
+            labels, _ = participant_cells(participant, load_rois(rois).sample(participant.geometry))
+        except StudioError as exc:
+            info.quartile_note = str(exc)
+            return info
+        _CELLS_CACHE.clear()  # one participant at a time: the labels are (V,) int64
+        _CELLS_CACHE[key] = (participant, labels)
+    code = int(_CELLS_CACHE[key][1][info.voxel])
+    if code == 0:
+        info.quartile_note = "outside the quartile ROIs"
+        return info
+    from core.analyses.quartiles import N_BINS
+
+    roi, rest = divmod(code, 100)  # cell_labels: roi * 100 + (b_C - 1) * N_BINS + b_L
+    b_c, b_l = (rest - 1) // N_BINS + 1, (rest - 1) % N_BINS + 1
+    cell = rows[(rows["roi"] == roi) & (rows["b_C"] == b_c) & (rows["b_L"] == b_l)]
+    r = {str(p): float(v) for p, v in zip(cell.get("paradigm", ["all"] * len(cell)), cell["r"], strict=False)}
+    info.quartile_cell = {"roi": int(roi), "b_C": int(b_c), "b_L": int(b_l), "r": r}
+    return info
 
 
 def add_null(info: VoxelInfo) -> VoxelInfo:
