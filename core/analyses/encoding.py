@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from core.analyses.cv import Folds
-from core.analyses.ridge import DEFAULT_CHUNK_BYTES, PAPER_ALPHAS, ridge_cv_scores
+from core.analyses.ridge import DEFAULT_CHUNK_BYTES, PAPER_ALPHAS, fold_mean, ridge_cv_scores
 from core.data.concepts import load_concepts
 from core.errors import DataError
 from core.progress import CancelToken, ProgressFn, check_cancel, no_progress, sub_progress
@@ -163,10 +163,8 @@ class ChosenScores:
 
     @property
     def mean_r(self) -> np.ndarray:
-        with np.errstate(invalid="ignore"):
-            valid = np.isfinite(self.r)
-            k = valid.sum(axis=0)
-            return np.where(k > 0, np.where(valid, self.r, 0.0).sum(axis=0) / np.maximum(k, 1), np.nan)
+        """Fold-mean r per target (NaN folds skipped)."""
+        return fold_mean(self.r)
 
 
 def score_with_choice(

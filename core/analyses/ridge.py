@@ -262,11 +262,7 @@ class CVScores:
     @property
     def mean_r(self) -> np.ndarray:
         """Fold-mean r per target (NaN folds skipped; NaN when every fold is NaN)."""
-        with np.errstate(invalid="ignore"):
-            valid = np.isfinite(self.r)
-            total = np.where(valid, self.r, 0.0).sum(axis=0)
-            count = valid.sum(axis=0)
-            return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        return fold_mean(self.r)
 
 
 def ridge_cv_scores(
@@ -380,3 +376,11 @@ class RidgeLOO:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return np.asarray(X, dtype=np.float64) @ np.asarray(self.coef_).T + self.intercept_
+
+
+def fold_mean(r: np.ndarray) -> np.ndarray:
+    """Mean over folds (axis 0) skipping NaN folds; NaN where every fold is NaN. float64 (T,)."""
+    valid = np.isfinite(r)
+    count = valid.sum(axis=0)
+    total = np.where(valid, r, 0.0).sum(axis=0)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
