@@ -28,28 +28,33 @@ def _parse_sets(pairs: list[str]) -> dict[str, str]:
 
 
 def cmd_plugins(args) -> int:
+    from app.plugins.presets import available_presets
     from app.plugins.registry import Registry
 
     registry = Registry()
     plugins = registry.load_all()
     rows = [
-        {"name": n, "title": c.title, "outputs": list(c.outputs), "description": c.description}
+        {"name": n, "title": c.title, "outputs": list(c.outputs), "description": c.description,
+         "presets": available_presets(c)}
         for n, c in plugins.items()
     ]
     if args.json:
         print(json.dumps({"plugins": rows, "errors": registry.errors}, indent=2))
     else:
         for row in rows:
-            print(f"{row['name']:<14} {row['title']}  [{', '.join(row['outputs'])}]")
+            presets = f"  presets: {', '.join(sorted(row['presets']))}" if row["presets"] else ""
+            print(f"{row['name']:<14} {row['title']}  [{', '.join(row['outputs'])}]{presets}")
         for name, err in registry.errors.items():
             print(f"{name:<14} DISABLED: {err}", file=sys.stderr)
     return 0
 
 
 def cmd_info(args) -> int:
-    from core.data.readers import open_dataset
+    from core.data.readers import ignored_files, open_dataset
 
-    info = open_dataset(args.path).describe()
+    dataset = open_dataset(args.path)
+    info = dataset.describe()
+    info["ignored"] = ignored_files(dataset)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -65,6 +70,10 @@ def cmd_info(args) -> int:
         extras = [x for x, on in (("splits", s["splits"]), ("language map", s["language_map"])) if on]
         extras_text = ", ".join(extras) or "-"
         print(f"  {s['participant']:<6} {s['voxels']:>7} voxels; trials: {trials}; {extras_text}")
+    if info["ignored"]:
+        print(f"ignored   {len(info['ignored'])} files not read:")
+        for item in info["ignored"]:
+            print(f"  {item['path']}: {item['reason']}")
     return 0
 
 
@@ -113,6 +122,10 @@ def cmd_run(args) -> int:
     registry = Registry()
     plugin = registry.load(args.name)
     params = _parse_sets(args.set)
+    if args.preset:
+        from app.plugins.presets import preset_values
+
+        preset_values(plugin, args.preset)  # an unknown preset fails before the progress bar
     if args.data is None and "dataset" in plugin.inputs:
         raise StudioError(f"{args.name} needs --data PATH")
     if args.data is not None and not Path(args.data).exists():
@@ -121,7 +134,7 @@ def cmd_run(args) -> int:
     try:
         record = run_analysis(
             plugin, args.data, params, args.out, device=args.device, results_dir=args.results,
-            progress=progress,
+            progress=progress, preset=args.preset,
         )
     except (StudioError, KeyboardInterrupt):
         raise
@@ -184,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data")
     p.add_argument("--out", required=True)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--preset", metavar="NAME",
+                   help="set every method parameter to a named preset first (e.g. 'paper'); --set overrides")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--results", help="folder of earlier results some analyses read (e.g. consistency)")
     p.set_defaults(func=cmd_run)

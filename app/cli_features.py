@@ -26,9 +26,20 @@ def register(subparsers) -> None:
     p.add_argument("--paradigm", choices=PARADIGMS, default="sentences")
     p.add_argument("--out", help="output folder")
     p.add_argument("--pooling", choices=POOLINGS, default="mean")
-    p.add_argument("--batch-size", dest="batch_size", type=int, default=16)
+    p.add_argument(
+        "--batch-size",
+        dest="batch_size",
+        type=int,
+        default=None,
+        help="most texts per forward pass (default: a token budget sized from the model and memory)",
+    )
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
-    p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
+    p.add_argument(
+        "--dtype",
+        default="float32",
+        choices=("float32", "bfloat16", "float16"),
+        help="bfloat16 is faster; its error against float32 is measured in BENCHMARKS.md (features)",
+    )
     p.add_argument(
         "--no-cache", dest="use_cache", action="store_false", help="recompute; do not touch the cache"
     )
@@ -88,7 +99,7 @@ def write_features(
     paradigm: str,
     out,
     pooling: str = "mean",
-    batch_size: int = 16,
+    batch_size: int | None = None,
     device: str = "auto",
     dtype: str = "float32",
     use_cache: bool = True,

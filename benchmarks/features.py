@@ -2,8 +2,10 @@
 
 Workload: the 1080 real sentences of ``complang_paradigms_stims.csv``, every hidden state, mean
 pooling, float32 on CPU, for the packaged models ``minilm`` and ``smollm2-135m``.
-- ours: :func:`core.features.dataset.features_for_texts` (batched by length, masked pooling), which
-  also writes the safetensors cache; then the cached re-run (a second call that reads it);
+- ours: :func:`core.features.dataset.features_for_texts` (length-sorted batches under a token budget,
+  per-layer pooling by hooks, masked pooling), which also writes the safetensors cache; then the
+  cached re-run (a second call that reads it); then the same sentences in bfloat16, timed, with
+  its error against float32;
 - peer: the paper's procedure (method.md §3.3): one sentence per forward pass, no padding, the
   ``AutoModelForCausalLM`` class for decoders (``AutoModel`` for the BERT-type MiniLM), mean over
   token positions of every hidden state.
@@ -49,7 +51,7 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def worker_ours(model: str, limit: int | None, batch_size: int, out: Path) -> dict:
+def worker_ours(model: str, limit: int | None, batch_size: int | None, out: Path) -> dict:
     """Ours alone, end to end: load, all sentences (writes the cache), cached re-run, peak memory."""
     from core.features.dataset import features_for_texts
     from core.features.loading import load_model
@@ -67,13 +69,30 @@ def worker_ours(model: str, limit: int | None, batch_size: int, out: Path) -> di
     cached_s = time.perf_counter() - t0
     assert again.from_cache and np.array_equal(again.hidden, first["mean"].hidden)
     np.save(out, again.hidden, allow_pickle=False)
+    from core.features.extract import extract_hidden_states
+
+    texts = frame["text"].tolist()
+    bf = load_model(model, device="cpu", dtype="bfloat16")
+    extract_hidden_states(bf, texts[:2])  # warm-up
+    t0 = time.perf_counter()
+    half = extract_hidden_states(bf, texts, ("mean",), batch_size=batch_size)["mean"]
+    bf16_s = time.perf_counter() - t0
+    ref = again.hidden
+    scale = np.abs(ref).max(axis=(0, 2), keepdims=True)  # per layer
+    bf16_rel = float((np.abs(half - ref) / scale).max())
+    bf16_med = float(np.median(np.abs(half - ref) / scale))
     return {
+        "bf16_s": bf16_s, "bf16_rel": bf16_rel, "bf16_med": bf16_med,
         "load_s": load_s, "run_s": run_s, "cached_s": cached_s, "peak_mb": peak_mb(),
         "cache_mb": again.cache_file.stat().st_size / 2**20, "shape": list(again.hidden.shape),
     }  # fmt: skip
 
 
-def worker_paired(model: str, limit: int | None, batch_size: int, peer_every: int, out: Path) -> dict:
+#: sentences per interleaved chunk (ours runs a whole chunk, the peer every ``peer_every``-th of it)
+CHUNK = 180
+
+
+def worker_paired(model: str, limit: int | None, batch_size: int | None, peer_every: int, out: Path) -> dict:
     """Ours and the peer interleaved chunk by chunk, so both see the same machine load.
 
     Ours runs every sentence of a chunk; the peer (the paper's loop) runs every ``peer_every``-th
@@ -106,7 +125,7 @@ def worker_paired(model: str, limit: int | None, batch_size: int, peer_every: in
         return rows
 
     peer(texts[:2])  # warm-up
-    chunks = [texts[i : i + 90] for i in range(0, len(texts), 90)]
+    chunks = [texts[i : i + CHUNK] for i in range(0, len(texts), CHUNK)]
     peer_s, peer_rows, n_peer = 0.0, [], 0
     t0 = time.perf_counter()
     peer_rows += peer(chunks[0][::peer_every])
@@ -124,7 +143,7 @@ def worker_paired(model: str, limit: int | None, batch_size: int, peer_every: in
         extract_hidden_states(lm, chunk, ("mean",), batch_size=batch_size)
         ours_s += time.perf_counter() - t0
     n_peer = len(peer_rows)
-    rows = [i for k in range(len(chunks)) for i in range(k * 90, k * 90 + len(chunks[k]), peer_every)]
+    rows = [i for k in range(len(chunks)) for i in range(k * CHUNK, k * CHUNK + len(chunks[k]), peer_every)]
     np.save(out, np.stack(peer_rows).astype(np.float32), allow_pickle=False)
     np.save(str(out) + ".rows.npy", np.asarray(rows), allow_pickle=False)
     return {
@@ -135,7 +154,9 @@ def worker_paired(model: str, limit: int | None, batch_size: int, peer_every: in
 
 def run_worker(kind: str, model: str, args, out: Path) -> dict:
     cmd = [sys.executable, __file__, "--worker", kind, "--models", model, "--out", str(out)]
-    cmd += ["--batch-size", str(args.batch_size), "--peer-every", str(args.peer_every)]
+    cmd += ["--peer-every", str(args.peer_every)]
+    if args.batch_size:
+        cmd += ["--batch-size", str(args.batch_size)]
     if args.limit:
         cmd += ["--limit", str(args.limit)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
@@ -148,7 +169,9 @@ def run_worker(kind: str, model: str, args, out: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="minilm,smollm2-135m")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="most texts per batch (default: token budget)"
+    )
     parser.add_argument("--limit", type=int, default=None, help="first N sentences only (default all 1080)")
     parser.add_argument(
         "--peer-every",
@@ -180,8 +203,9 @@ def main() -> None:
             n, layers, hidden = ours["shape"]
             ratio = pair["peer_s"] / pair["ours_s"]
             scaled = "" if pair["n_peer"] == n else f" (timed on {pair['n_peer']} of them, scaled)"
+            batching = f"batch {args.batch_size}" if args.batch_size else "token budget"
             line = (f"features {model} ({n} sentences, {layers} hidden states x {hidden}, mean, fp32, cpu, "
-                    f"batch {args.batch_size}): ours {pair['ours_s']:.2f} s, "
+                    f"{batching}): ours {pair['ours_s']:.2f} s, "
                     f"peer {pair['peer_s']:.2f} s{scaled}, "
                     f"ratio {ratio:.1f}")  # fmt: skip
             detail = (f"  interleaved chunk by chunk under the same load; ours alone end to end "
@@ -189,7 +213,9 @@ def main() -> None:
                       f"{ours['cache_mb']:.1f} MB); load ours {ours['load_s']:.1f} s, "
                       f"peer {pair['peer_load_s']:.1f} s; "
                       f"peak RSS ours {ours['peak_mb']:.0f} MB, peer {pair['peer_peak_mb']:.0f} MB; "
-                      f"max |ours - peer| / per-layer max |peer| = {rel:.1e}")  # fmt: skip
+                      f"max |ours - peer| / per-layer max |peer| = {rel:.1e}; "
+                      f"bf16 (alone) {ours['bf16_s']:.2f} s, |bf16 - fp32| / per-layer max |fp32|: "
+                      f"max {ours['bf16_rel']:.1e}, median {ours['bf16_med']:.1e}")  # fmt: skip
             print(line)
             print(detail)
             lines.append(line + "\n" + detail)

@@ -32,8 +32,9 @@ TEXTS = [
 ]
 
 
-def bpe_tokenizer(bos: bool = False, padding_side: str = "right"):
-    """A byte-level BPE tokenizer trained on :data:`CORPUS` (vocab ~320); ``bos`` prepends ``<s>``."""
+def bpe_tokenizer(bos: bool = False, padding_side: str = "right", pad: bool = True):
+    """A byte-level BPE tokenizer trained on :data:`CORPUS` (vocab ~320); ``bos`` prepends ``<s>``;
+    ``pad=False`` leaves the pad token unset (as GPT-2's own tokenizer)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -49,7 +50,11 @@ def bpe_tokenizer(bos: bool = False, padding_side: str = "right"):
             single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", tok.token_to_id("<s>"))]
         )
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>", padding_side=padding_side
+        tokenizer_object=tok,
+        pad_token="<pad>" if pad else None,
+        bos_token="<s>",
+        eos_token="</s>",
+        padding_side=padding_side,
     )
     return fast
 
@@ -80,11 +85,14 @@ def _text_config(family: str, vocab: int):
     raise ValueError(family)
 
 
-def tiny_text_model(folder: Path, family: str = "gpt2", padding_side: str = "right", seed: int = 0) -> Path:
-    """Save a random 2-layer ``gpt2`` / ``qwen2`` / ``llama`` causal LM (hidden 32) with a BPE tokenizer."""
+def tiny_text_model(
+    folder: Path, family: str = "gpt2", padding_side: str = "right", seed: int = 0, pad: bool = True
+) -> Path:
+    """Save a random 2-layer ``gpt2`` / ``qwen2`` / ``llama`` causal LM (hidden 32) with a BPE tokenizer
+    (``pad=False``: no pad token, as GPT-2)."""
     import torch
 
-    tok = bpe_tokenizer(bos=family == "llama", padding_side=padding_side)
+    tok = bpe_tokenizer(bos=family == "llama", padding_side=padding_side, pad=pad)
     config, cls = _text_config(family, len(tok))
     torch.manual_seed(seed)
     model = cls(config).eval()

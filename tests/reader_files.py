@@ -48,6 +48,23 @@ def write_pereira_v5(path: Path, examples: np.ndarray, concepts, ijk: np.ndarray
     return path
 
 
+def write_pereira_exp23(path: Path, n_sentences: int, ijk: np.ndarray, dims) -> Path:
+    """A Pereira Experiment 2/3 file (``data_384sentences.mat`` style): sentence-level
+    ``examples_passagesentences``, ``keySentences`` and the same ``meta``, which the Experiment-1 reader
+    must leave alone."""
+    import scipy.io
+
+    rng = np.random.default_rng(n_sentences)
+    sentences = np.empty((n_sentences, 1), dtype=object)
+    sentences[:, 0] = [f"Sentence number {i}." for i in range(n_sentences)]
+    meta = {"dimensions": np.array(dims, dtype=float).reshape(1, 3),
+            "colToCoord": (np.asarray(ijk) + 1).astype(float)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scipy.io.savemat(str(path), {"examples_passagesentences": rng.standard_normal((n_sentences, len(ijk))),
+                                 "keySentences": sentences, "meta": meta}, do_compression=True)
+    return path
+
+
 def write_pereira_v73(path: Path, examples: np.ndarray, concepts, ijk: np.ndarray, dims) -> Path:
     """A MATLAB v7.3 file: HDF5 with a 512-byte user block, arrays stored transposed, cells as references."""
     import h5py

@@ -47,7 +47,8 @@ def test_plugin_outputs_match_core(tiny_native, tmp_path, label_atlas):
     out = tmp_path / "out"
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted([
-        "consistency_voxels.csv", "consistency_areas.csv", "group_probabilistic.nii.gz", "provenance.json",
+        "consistency_voxels.csv", "consistency_areas.csv", "consistency_rois.csv",
+        "group_probabilistic.nii.gz", "provenance.json",
         "sub-S1_C.nii.gz", "sub-S1_p.nii.gz", "sub-S2_C.nii.gz", "sub-S2_p.nii.gz",
     ])  # fmt: skip
     kinds = {type(o).__name__ for o in record.outputs}
@@ -100,7 +101,7 @@ def test_plugin_outputs_match_core(tiny_native, tmp_path, label_atlas):
 def test_participants_correction_and_no_atlas(tiny_native):
     path, _truth = tiny_native
     params = {"n_permutations": 49, "participants": "S2", "correction": "maxstat", "split_halves": False,
-              "atlas": "none"}  # fmt: skip
+              "atlas": "none", "rois": "none"}  # fmt: skip
     record = run_analysis(ConsistencyPlugin, path, params)
     tables = [o for o in record.outputs if isinstance(o, Table)]
     assert [t.name for t in tables] == ["consistency_voxels"] and not any(
@@ -153,3 +154,19 @@ def test_glasser_is_skipped_for_data_outside_mni(tiny_native, tmp_path):
     record = run_analysis(ConsistencyPlugin, native, {"n_permutations": 9, "split_halves": False})
     assert not any(isinstance(o, AreaTable) for o in record.outputs)
     assert "native" in record.provenance["atlas_skipped"]
+
+
+def test_roi_table_uses_any_roi_map(tiny_native, tmp_path, label_atlas):
+    """rois=PATH gives the ROI table the same numbers as the area table gives for that label map."""
+    path, _truth = tiny_native
+    nifti, tsv, _labels = label_atlas
+    base = {"n_permutations": 19, "seed": 1, "split_halves": False}
+    areas = run_analysis(ConsistencyPlugin, path, {**base, "atlas": str(nifti), "atlas_table": str(tsv),
+                                                    "rois": "none"}, tmp_path / "a")
+    rois = run_analysis(ConsistencyPlugin, path, {**base, "atlas": "none", "rois": str(nifti),
+                                                   "roi_table": str(tsv)}, tmp_path / "b")
+    area_frame = next(o.frame for o in areas.outputs if o.name == "consistency_areas")
+    roi_frame = next(o.frame for o in rois.outputs if o.name == "consistency_rois")
+    assert roi_frame["roi"].tolist() == ["L_front", "R_back"]
+    pd.testing.assert_frame_equal(roi_frame.rename(columns={"roi": "area"}), area_frame)
+    assert json.loads((tmp_path / "b" / "provenance.json").read_text())["rois"] == str(nifti)

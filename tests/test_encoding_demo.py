@@ -71,7 +71,8 @@ def test_layer_selection_on_rois(demo):
     assert len(ps.targets.names) == 3 and np.all(np.isfinite(ps.scores.mean_r))
     mean_r = np.mean([p.scores.mean_r for p in run.participants], axis=0)
     print("word-cloud ROI r:", np.round(mean_r, 3))
-    assert mean_r[2] > 0.05
+    # (the published ROI 3 overlaps the sphere less than the surface rebuild: 0.05 vs 0.10 here)
+    assert mean_r[2] > 0.03 and mean_r[2] > mean_r[0]
     chosen = run.group_curves.best()[1]
     np.testing.assert_array_equal(ps.scores.layer[0], run.group_curves.layers[chosen])
     assert np.all((run.noise_ceiling.nc > 0) & (run.noise_ceiling.nc <= 1))

@@ -25,11 +25,14 @@ POOLS = ("mean", "last_tok", "first_tok")
 def tiny(tmp_path_factory):
     """{(family, padding_side): folder} for gpt2 / qwen2 / llama with left- and right-padding tokenizers."""
     root = tmp_path_factory.mktemp("tiny_text")
-    return {
+    out = {
         (fam, side): tiny_text_model(root / f"{fam}_{side}", fam, side)
         for fam in ("gpt2", "qwen2", "llama")
         for side in ("right", "left")
     }
+    for side in ("right", "left"):  # GPT-2 as released: no pad token
+        out[("gpt2-nopad", side)] = tiny_text_model(root / f"gpt2_nopad_{side}", "gpt2", side, pad=False)
+    return out
 
 
 @functools.lru_cache(maxsize=1)
@@ -49,10 +52,13 @@ def paper_way(folder, text: str) -> dict[str, np.ndarray]:
     return {"last_tok": h[:, -1], "mean": h.mean(axis=1), "first_tok": h[:, 0]}
 
 
-@pytest.mark.parametrize("family", ["gpt2", "qwen2", "llama"])
+@pytest.mark.parametrize("family", ["gpt2", "gpt2-nopad", "qwen2", "llama"])
 @pytest.mark.parametrize("side", ["right", "left"])
 def test_batched_equals_paper_way(tiny, family, side):
     folder = tiny[(family, side)]
+    if family == "gpt2-nopad":
+        tok = load_model(str(folder)).tokenizer
+        assert tok.pad_token_id is None and tok.padding_side == side
     batched = extract_hidden_states(str(folder), TEXTS, POOLS, batch_size=4)
     single = extract_hidden_states(str(folder), TEXTS, POOLS, batch_size=1)
     for p in POOLS:
@@ -100,6 +106,63 @@ def test_length_batches_cover_every_text_once():
     assert sorted(np.concatenate(batches).tolist()) == list(range(7))
     assert [len(b) for b in batches] == [3, 3, 1]
     assert [lengths[i] for i in np.concatenate(batches)] == sorted(lengths)
+
+
+@pytest.mark.parametrize("family", ["gpt2-nopad", "llama"])
+def test_token_budget_batches_equal_one_at_a_time(tiny, family):
+    """Budget-formed batches (tiny budget: many batches of different sizes; default budget: one batch)."""
+    folder = str(tiny[(family, "left")])
+    single = extract_hidden_states(folder, TEXTS, POOLS, batch_size=1)
+    for max_tokens in (12, 40, None):
+        got = extract_hidden_states(folder, TEXTS, POOLS, max_tokens=max_tokens)
+        for p in POOLS:
+            np.testing.assert_allclose(got[p], single[p], atol=1e-4, rtol=0)
+
+
+def test_budget_batches_respect_the_budget():
+    from core.features.batching import budget_batches
+
+    rng = np.random.default_rng(1)
+    lengths = rng.integers(1, 30, 200).tolist() + [100]
+    for budget, cap in ((64, None), (256, 8), (50, None)):
+        batches = budget_batches(lengths, budget, cap)
+        assert sorted(np.concatenate(batches).tolist()) == list(range(len(lengths)))
+        order = np.concatenate(batches)
+        assert [lengths[i] for i in order] == sorted(lengths)  # length-sorted, stable
+        for b in batches:
+            padded = len(b) * max(lengths[i] for i in b)
+            assert padded <= budget or len(b) == 1  # only a text longer than the budget goes alone
+            assert cap is None or len(b) <= cap
+        # greedy: the next text would not have fitted
+        for b, nxt in zip(batches[:-1], batches[1:], strict=True):
+            over = (len(b) + 1) * lengths[nxt[0]] > budget
+            assert over or (cap is not None and len(b) == cap)
+
+
+def test_token_budget_follows_memory(monkeypatch):
+    from core.features import batching
+
+    monkeypatch.setattr(batching, "_free_memory", lambda device: 64 * 2**30)
+    cpu = batching.token_budget(576, 30, "cpu")
+    gpu = batching.token_budget(576, 30, "cuda")
+    assert cpu == batching.CPU_MAX_TOKENS and gpu == batching.GPU_MAX_TOKENS
+    monkeypatch.setattr(batching, "_free_memory", lambda device: 64 * 2**20)
+    small = batching.token_budget(576, 30, "cuda", keeps_all_states=True)
+    per_token = 4 * 576 * (batching.ACTIVATION_FACTOR + 4 + 31)
+    assert small == int(batching.MEMORY_SHARE * 64 * 2**20 // per_token)
+    monkeypatch.setattr(batching, "_free_memory", lambda device: 0)
+    assert batching.token_budget(4096, 32, "cuda") == batching.MIN_TOKENS
+
+
+def test_pad_id_rule():
+    from types import SimpleNamespace as NS
+
+    from core.features.batching import pad_token_id
+
+    assert pad_token_id(NS(pad_token_id=5, eos_token_id=2)) == 5
+    assert pad_token_id(NS(pad_token_id=None, eos_token_id=2)) == 2
+    assert pad_token_id(NS(pad_token_id=None, eos_token_id=[7, 8])) == 7
+    assert pad_token_id(NS(pad_token_id=None, eos_token_id=None)) == 0
 
 
 def test_loaded_pair_and_cache(tiny):

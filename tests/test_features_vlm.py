@@ -132,3 +132,93 @@ def test_vlm_loaded_once_and_flagged(vlms):
     lm = load_model(str(vlms["llava"]))
     assert lm.spec.is_vlm and lm.spec.family == "llava" and lm.processor is not None
     assert load_model(str(vlms["llava"])) is lm
+
+
+def _bare(model):
+    """The installed transformers' (>= 4.52) layout, spelled out: model.model.language_model is the bare
+    text decoder, model.model holds the vision tower."""
+    return model.model.language_model
+
+
+@pytest.mark.parametrize("family", ["qwen2_5_vl", "llava"])
+def test_parts_found_on_installed_layout(vlms, family):
+    from core.features.vlm_parts import vlm_parts
+
+    model = load_model(str(vlms[family])).model
+    parts = vlm_parts(model)
+    decoder = _bare(model)
+    assert parts.decoder is decoder
+    assert type(decoder).__name__ == {"llava": "LlamaModel", "qwen2_5_vl": "Qwen2_5_VLTextModel"}[family]
+    assert parts.embeddings is decoder.embed_tokens
+    assert parts.vision is getattr(model.model, {"llava": "vision_tower", "qwen2_5_vl": "visual"}[family])
+    assert parts.multimodal is model.model and parts.multimodal_kwargs == {}
+
+
+@pytest.mark.parametrize("family", ["qwen2_5_vl", "llava"])
+def test_text_path_equals_the_bare_decoder(vlms, family):
+    """Text-only rows, padded in one batch, equal the bare decoder run on each text alone (atol 1e-5)."""
+    lm = load_model(str(vlms[family]))
+    decoder = _bare(lm.model)
+    got = extract_hidden_states(lm, TEXTS, POOLS, batch_size=4)
+    for i, text in enumerate(TEXTS):
+        ids = lm.tokenizer(text, return_tensors="pt")["input_ids"]
+        with torch.no_grad():
+            hs = decoder(input_ids=ids, output_hidden_states=True).hidden_states
+        h = np.stack([x[0].numpy() for x in hs])  # (L + 1, T, H)
+        ref = {"mean": h.mean(axis=1), "last_tok": h[:, -1], "first_tok": h[:, 0]}
+        for p in POOLS:
+            np.testing.assert_allclose(got[p][i], ref[p], atol=1e-5, rtol=0)
+
+
+class _Legacy(torch.nn.Module):
+    """A transformers <= 4.51 layout built from the parts of an installed model (no ``.model`` wrapper
+    holding the vision tower): LLaVA kept ``vision_tower`` and a causal ``language_model`` on top;
+    Qwen2.5-VL kept ``visual`` on top and the bare decoder as ``.model``."""
+
+    def __init__(self, model, family):
+        super().__init__()
+        decoder = model.model.language_model
+        self.lm_head = model.lm_head
+        if family == "llava":
+            self.vision_tower = model.model.vision_tower
+            self.language_model = torch.nn.Module()
+            self.language_model.model, self.language_model.lm_head = decoder, model.lm_head
+            self.forward = self._forward_llava
+        else:
+            self.visual, self.model = model.model.visual, decoder
+
+    def get_input_embeddings(self):
+        dec = self.model if hasattr(self, "visual") else self.language_model.model
+        return dec.get_input_embeddings()
+
+    def forward(self, input_ids=None, pixel_values=None):  # Qwen2.5-VL 4.49: no logits_to_keep
+        raise NotImplementedError
+
+    def _forward_llava(self, input_ids=None, pixel_values=None, logits_to_keep=0):
+        raise NotImplementedError
+
+
+@pytest.mark.parametrize("family", ["qwen2_5_vl", "llava"])
+def test_parts_found_on_the_old_layout(vlms, family):
+    from core.features.vlm_parts import vlm_parts
+
+    model = load_model(str(vlms[family])).model
+    legacy = _Legacy(model, family)
+    parts = vlm_parts(legacy)
+    assert parts.decoder is model.model.language_model
+    assert parts.vision is (legacy.vision_tower if family == "llava" else legacy.visual)
+    assert parts.multimodal is legacy  # the whole model, asked for one logit where it can be
+    assert parts.multimodal_kwargs == ({"logits_to_keep": 1} if family == "llava" else {})
+
+
+def test_parts_missing_fail_loudly(vlms):
+    from core.errors import ParameterError
+    from core.features.vlm_parts import vlm_parts
+
+    model = load_model(str(vlms["llava"])).model
+    with pytest.raises(ParameterError, match="no text decoder"):
+        vlm_parts(torch.nn.Linear(2, 2))
+    legacy = _Legacy(model, "llava")
+    del legacy.vision_tower
+    with pytest.raises(ParameterError, match="no vision tower"):
+        vlm_parts(legacy)

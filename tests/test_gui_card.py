@@ -44,9 +44,9 @@ def _reference_bins(participant, roi_labels, label):
 
 def test_quartile_cell_of_the_picked_voxel(participant):
     from app.views.voxel_info import VoxelInfo, add_quartile
-    from core.atlas.rois import paper_rois
+    from core.atlas.specs import resolve_rois
 
-    roi_labels = paper_rois().sample(participant.geometry)
+    roi_labels = resolve_rois("paper").sample(participant.geometry)
     label = next(lab for lab in (1, 2, 3) if (roi_labels == lab).sum() >= 12)
     vox, b_c, b_l, margin = _reference_bins(participant, roi_labels, label)
     # planted cell predictivities: r = roi * 100 + b_C * 10 + b_L, two paradigms
@@ -72,11 +72,11 @@ def test_quartile_cell_of_the_picked_voxel(participant):
 def test_quartile_note_without_results_or_outside_rois(participant):
     from app.views.voxel_card import quartile_text
     from app.views.voxel_info import VoxelInfo, add_quartile
-    from core.atlas.rois import paper_rois
+    from core.atlas.specs import resolve_rois
 
     info = add_quartile(VoxelInfo(None, None, np.zeros(3), voxel=0), participant, [], "paper")
     assert info.quartile_cell is None and "quartiles" in quartile_text(info)
-    roi_labels = paper_rois().sample(participant.geometry)
+    roi_labels = resolve_rois("paper").sample(participant.geometry)
     outside = int(np.flatnonzero(roi_labels == 0)[0])
     table = Table("quartile_cells", pd.DataFrame(
         {"participant": ["T1"], "paradigm": ["sentences"], "roi": [1], "b_C": [1], "b_L": [1], "r": [0.1]}

@@ -244,3 +244,42 @@ def test_unwritable_cache_is_a_data_error(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="cannot write the conversion cache") as err:
         open_dataset(tmp_path / "data").participant("S01")
     assert err.value.path == blocker / "cache"
+
+
+def _paper_table(words: dict[str, str], tag: str) -> pd.DataFrame:
+    """The paper's wide stimulus table (complang_paradigms_stims) for a few concepts, texts marked by
+    ``tag``."""
+    rows = []
+    for concept, word in words.items():
+        row = {"a. wordSent": concept}
+        row.update({f"b{i}. sent{i}": f"{tag} sentence {i} about {word}. " for i in range(1, 7)})
+        row.update({f"e{i}. cloud{i}": f"{word}{i}" for i in range(1, 7)})
+        row["f. wordImg"] = concept
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_stimulus_table_comes_from_the_layout(tmp_path):
+    """complang_paradigms_stims.csv is preferred, the .xlsx is the fallback, none gives no table, and a
+    broken table is an error naming it."""
+    from tests.reader_files import build_release
+
+    data = build_release(tmp_path)
+    assert open_dataset(data).stimuli is None
+    words = {"Dog": "dog", "Bird": "bird"}
+    _paper_table(words, "xlsx").to_excel(data / "stimuli" / "complang_paradigms_stims.xlsx", index=False)
+    stim = open_dataset(data).stimuli
+    assert set(stim.loc[stim["paradigm"] == "sentences", "text"]) == {
+        f"xlsx sentence {i} about {w}." for w in words.values() for i in range(1, 7)}
+    csv = data / "stimuli" / "complang_paradigms_stims.csv"
+    _paper_table(words, "csv").to_csv(csv, index=False)
+    stim = open_dataset(tmp_path / "release").stimuli
+    clouds = stim[stim["paradigm"] == "word_clouds"].set_index(["concept", "stimulus_idx"])["text"]
+    assert clouds[("Dog", 3)] == "dog1 dog2 dog3 dog4 dog5 dog6"
+    assert set(stim.loc[stim["paradigm"] == "sentences", "text"]) == {
+        f"csv sentence {i} about {w}." for w in words.values() for i in range(1, 7)}
+    assert open_dataset(data).describe()["stimuli"] == 2 * 6 * 3
+    csv.write_text("a. wordSent,b1. sent1\nDog,Hello\n")
+    with pytest.raises(DataError, match="complang_paradigms_stims.csv") as err:
+        open_dataset(data)
+    assert "lacks column" in str(err.value)

@@ -159,9 +159,23 @@ def test_concept_vectors_mean_of_seen_stimuli():
     keys = pd.DataFrame({"concept": ["A", "B", "A", "A", "Z"]})
     hidden = np.arange(5 * 2 * 3, dtype=np.float32).reshape(5, 2, 3)
     out = concept_vectors(keys, hidden, ("A", "B", "C"))
-    np.testing.assert_allclose(out[0], hidden[[0, 2, 3]].mean(axis=0))
-    np.testing.assert_allclose(out[1], hidden[1])
+    np.testing.assert_allclose(out[0], hidden[[0, 2, 3]].mean(axis=0), rtol=1e-5)  # float32, other path
+    np.testing.assert_allclose(out[1], hidden[1], rtol=1e-5)
     assert np.isnan(out[2]).all()
+
+
+def test_concept_vectors_use_the_papers_arithmetic():
+    """rsa.py of the paper: ``np.array(per_concept_list).mean(axis=0)`` in stimulus order, bit for bit; the
+    same embeddings in the same order give exactly equal concept vectors."""
+    rng = np.random.default_rng(9)
+    states = rng.standard_normal((4, 3, 50)).astype(np.float32)
+    picks = [[0, 1, 2], [3, 1], [0, 1, 2], [2, 0, 1], [3]]
+    keys = pd.DataFrame({"concept": [c for c, p in zip("ABCDE", picks, strict=True) for _ in p]})
+    hidden = states[[i for p in picks for i in p]]
+    out = concept_vectors(keys.sample(frac=1, random_state=1).sort_index(), hidden, tuple("ABCDE"))
+    for c, p in enumerate(picks):
+        np.testing.assert_array_equal(out[c], np.array([states[i] for i in p]).mean(axis=0))
+    np.testing.assert_array_equal(out[0], out[2])
 
 
 def _planted_participants(n_participants=4, n=60, planted_layer=2, seed=0):
@@ -239,3 +253,84 @@ def test_other_comparisons_through_the_pipeline(comparison):
     want = compare_rdms(parts[0].brain[row["roi"]], parts[0].models[("toy", "text", "mean")][row["layer"]],
                         comparison)
     assert row["rho"] == pytest.approx(want) and 0.05 <= row["p_perm"] <= 1
+
+
+def _position_layer(n=180, h=96, seed=0):
+    """Concept vectors of a layer whose state depends only on the token position: each concept is the mean
+    of 3 of 12 position states. Concepts with the same positions in the same order are exactly equal rows
+    (thousands of exactly tied distances); the same positions in another order differ by rounding
+    only; 20 concepts are distinct."""
+    rng = np.random.default_rng(seed)
+    states = rng.standard_normal((12, h)).astype(np.float32) + 0.5
+    picks = rng.integers(0, 5, (n, 3))
+    x = states[picks].mean(axis=1)
+    x[:20] = rng.standard_normal((20, h))
+    return x, rng
+
+
+@pytest.mark.parametrize("distance", ["correlation", "cosine", "euclidean"])
+def test_rdm_ties_equal_pdist_ties_on_a_position_only_layer(distance):
+    x, rng = _position_layer()
+    assert len(np.unique(x, axis=0)) < 100  # many exactly equal rows
+    ours, want = rdm(x, distance), pdist(x.astype(np.float64), distance)
+    ties = np.unique(want, return_counts=True)[1]
+    assert ties.max() > 100  # thousands of tied entries
+    np.testing.assert_array_equal(stats.rankdata(ours), stats.rankdata(want))
+    np.testing.assert_allclose(ours, want, rtol=1e-12, atol=1e-14)
+    brain = pdist(rng.standard_normal((180, 50)), "correlation")
+    assert abs(compare_rdms(brain, ours) - stats.spearmanr(brain, want).statistic) < 1e-12
+    # equal rows give exactly equal distances to every row of another group
+    sq = squareform(ours)
+    _, first, inverse = np.unique(x, axis=0, return_index=True, return_inverse=True)
+    rep = first[inverse.ravel()]
+    other = inverse.ravel()[:, None] != inverse.ravel()[None, :]
+    np.testing.assert_array_equal(sq[other], sq[np.ix_(rep, rep)][other])
+
+
+def test_pdist_of_a_row_subset_is_bit_identical():
+    """What rdm() relies on: scipy computes each pair from its two rows only."""
+    x, _ = _position_layer(60, 40, seed=3)
+    rows = np.array([2, 5, 11, 30, 59])
+    full = squareform(pdist(x.astype(np.float64), "correlation"))
+    np.testing.assert_array_equal(pdist(x[rows].astype(np.float64), "correlation"),
+                                  squareform(full[np.ix_(rows, rows)], checks=False))
+
+
+def _reference_null(brain, model, perms):
+    """Direct reference: relabel the square brain RDM and call scipy's spearmanr, one permutation at a
+    time."""
+    sq = squareform(brain)
+    return np.array([stats.spearmanr(squareform(sq[np.ix_(p, p)], checks=False), model).statistic
+                     for p in perms])
+
+
+@pytest.mark.parametrize("backend, n_models", [("numba", 1), ("numba", 3), ("numba", 6), ("numpy", 2),
+                                               ("torch", 2)])
+def test_independent_null_and_p_equal_a_direct_reference(backend, n_models):
+    if backend == "torch":
+        pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    n, n_perm = 30, 600
+    latent = rng.standard_normal((n, 4))
+    brain = np.stack([rdm(latent @ rng.standard_normal((4, 20)) + 2 * rng.standard_normal((n, 20)))
+                      for _ in range(2)])
+    models = np.stack([rdm(latent @ rng.standard_normal((4, 15)) + s * rng.standard_normal((n, 15)))
+                       for s in np.linspace(9, 5, n_models)])  # weak signal: p-values inside (0, 1)
+    perms = make_concept_permutations(n, n_perm, seed=5, scheme="independent")
+    null = permutation_null(brain, models, perms, backend=backend, device="cpu")
+    assert null.shape == (2, n_perm, n_models) and null.dtype == np.float32
+    observed = compare_many(brain, models)
+    p = permutation_p(observed, null)
+    assert np.any((p > 0.01) & (p < 0.9))  # not only the smallest possible p
+    for r in range(2):
+        for k in range(n_models):
+            ref = _reference_null(brain[r], models[k], perms.materialize())
+            np.testing.assert_allclose(null[r, :, k], ref, atol=2e-6)
+            want = (1 + np.sum(ref >= stats.spearmanr(brain[r], models[k]).statistic)) / (1 + n_perm)
+            assert p[r, k] == want
+
+
+def test_independent_is_the_default_scheme():
+    perms = make_concept_permutations(10, 20)
+    assert perms.scheme == "independent" and perms.right is None
+    assert run_rsa(_planted_participants(n_participants=2, n=12), n_permutations=9).scheme == "independent"

@@ -217,3 +217,26 @@ def test_plugin_bad_results_folder_fails_before_the_model(planted, fake_model, t
         tmp_path / "consistency_voxels.csv", index=False)
     with pytest.raises(DataError, match="no rows for participant S1"):
         run_analysis(RSAPlugin, planted["path"], params, None, device="cpu", results_dir=tmp_path)
+
+
+def test_pooling_select_takes_the_models_own_candidates(planted, fake_model, monkeypatch):
+    """pooling=select runs exactly ModelSpec.select_poolings: last_tok and mean for a text model,
+    last_tok, first_tok and mean for FLAVA (the paper's lm_utils), and selects among them."""
+    import dataclasses
+
+    import core.features.registry as registry
+    from app.plugins.rsa import RSAPlugin
+    from app.plugins.runner import run_analysis
+
+    params = {"model": "fake-lm", "rois": planted["rois"], "pooling": "select", "n_permutations": "19"}
+    record = run_analysis(RSAPlugin, planted["path"], params, None, device="cpu")
+    assert fake_model == [("fake-lm", "text", "last_tok"), ("fake-lm", "text", "mean")]
+    scores = record.outputs[0].frame
+    assert set(scores["pooling"]) == {"last_tok", "mean"}
+    assert scores.groupby(["participant", "roi"])["selected_paper"].sum().eq(1).all()
+
+    fake_model.clear()
+    real = registry.resolve_model
+    monkeypatch.setattr(registry, "resolve_model", lambda key: dataclasses.replace(real(key), family="flava"))
+    run_analysis(RSAPlugin, planted["path"], params, None, device="cpu")
+    assert [c[2] for c in fake_model] == ["last_tok", "first_tok", "mean"]

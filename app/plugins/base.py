@@ -1,9 +1,10 @@
 """The plugin contract.
 
 A plugin is a class with class attributes ``name``, ``title``, ``description``, ``params`` (a tuple of
-:class:`Param`), ``inputs`` (what it needs, e.g. ``("dataset",)``) and ``outputs`` (output kinds it
-returns), and a method ``run(inputs, params, progress, cancel) -> list[Output]``. The numbers are
-computed in ``core.analyses``; a plugin only adapts parameters in and typed outputs out.
+:class:`Param`), ``inputs`` (what it needs, e.g. ``("dataset",)``), ``outputs`` (output kinds it
+returns) and optionally ``presets`` (preset name -> {parameter: value}, e.g. ``{"fast": {"n": 10}}``;
+see :mod:`app.plugins.presets`), and a method ``run(inputs, params, progress, cancel) -> list[Output]``.
+The numbers are computed in ``core.analyses``; a plugin only adapts parameters in and typed outputs out.
 """
 
 from __future__ import annotations
@@ -144,6 +145,8 @@ class AnalysisPlugin:
     params: ClassVar[tuple[Param, ...]] = ()
     inputs: ClassVar[tuple[str, ...]] = ("dataset",)
     outputs: ClassVar[tuple[str, ...]] = ()
+    #: named sets of parameter values (``cbstudio run --preset NAME``); every key a declared parameter
+    presets: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def run(self, inputs: RunInputs, params: dict, progress: ProgressFn, cancel: CancelToken) -> list:
         raise NotImplementedError
@@ -179,3 +182,6 @@ class AnalysisPlugin:
             raise ValueError(f"plugin {cls.name}: unknown output kind(s) {unknown}")
         if not callable(getattr(cls, "run", None)) or cls.run is AnalysisPlugin.run:
             raise ValueError(f"plugin {cls.name} does not implement run()")
+        from app.plugins.presets import check_presets
+
+        check_presets(cls)

@@ -5,8 +5,6 @@ group probabilistic map and per-area summary (method.md §2). A thin adapter ove
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
@@ -14,7 +12,6 @@ from app.plugins.base import AnalysisPlugin, Param, choose_participants
 from core.analyses.consistency_areas import area_consistency, area_frame
 from core.analyses.consistency_maps import group_fraction, participant_consistency, union_geometry
 from core.backend import BACKENDS
-from core.errors import DataError
 from core.outputs import AreaTable, Table, VoxelMap
 from core.progress import check_cancel, sub_progress
 from core.stats.correction import CORRECTIONS
@@ -50,21 +47,20 @@ class ConsistencyPlugin(AnalysisPlugin):
         ),
         Param("atlas", "str", "glasser", "areas for the area table: 'glasser', 'none' or a label NIfTI path"),
         Param("atlas_table", "str", "", "label table (TSV: label, name[, hemisphere]) for a NIfTI atlas"),
+        Param("rois", "str", "paper", "ROIs for the ROI table: 'paper' (the published ROI map), "
+              "'glasser-surface', 'none' or a label NIfTI path"),
+        Param("roi_table", "str", "", "label table (TSV: label, name) for a NIfTI ROI map (default: beside "
+              "it)"),
     )
     outputs = ("Table", "VoxelMap", "AreaTable")
 
     def run(self, inputs, params, progress, cancel):
         dataset = inputs.open_dataset()
         pids = choose_participants(params["participants"], dataset.participants)
-        choice = params["atlas"]
-        if choice.strip().lower() == "glasser" and "MNI" not in dataset.space:
-            inputs.provenance["atlas_skipped"] = (
-                f"Glasser areas are in MNI space; the data are {dataset.space}"
-            )
-            choice = "none"
-        atlas = _atlas(choice, params["atlas_table"])
+        atlas, rois = _label_volumes(dataset, params, inputs.provenance)
+        volumes = {name: vol for name, vol in (("areas", atlas), ("rois", rois)) if vol is not None}
         frames, outputs, results, sig_flags = [], [], [], []
-        c_area: dict[int, list[float]] = {}
+        c_area: dict[str, dict[int, list[float]]] = {name: {} for name in volumes}
         for n, pid in enumerate(pids):
             check_cancel(cancel)
             report = sub_progress(progress, n / len(pids), (n + 1) / len(pids))
@@ -83,13 +79,13 @@ class ConsistencyPlugin(AnalysisPlugin):
                     progress=sub_progress(report, 0.0, 0.9),
                     cancel=cancel,
                 )
-                if atlas is not None:
-                    report(0.9, f"{pid}: area-averaged consistency")
-                    labels = atlas.sample(data.geometry)
+                for name, volume in volumes.items():
+                    report(0.9, f"{pid}: {name}-averaged consistency")
+                    labels = volume.sample(data.geometry)
                     ids = np.unique(labels[labels != 0])
                     values = area_consistency(data, labels, ids, dataset.concepts)
                     for lab, value in zip(ids, values, strict=True):
-                        c_area.setdefault(int(lab), []).append(float(value))
+                        c_area[name].setdefault(int(lab), []).append(float(value))
             finally:
                 data.release()
             results.append(result)
@@ -112,13 +108,17 @@ class ConsistencyPlugin(AnalysisPlugin):
                      f"correction {params['correction']})", meta={"stat": "probabilistic"})
         )  # fmt: skip
         tables = [Table("consistency_voxels", pd.concat(frames, ignore_index=True), "C and p per voxel")]
-        if atlas is not None:
+        if volumes:
             _, sig_fraction = group_fraction(sig_flags, group_geometry)
-            c_mean = {
-                lab: float(np.nanmean(v)) if np.isfinite(v).any() else np.nan for lab, v in c_area.items()
-            }
-            frame = area_frame(atlas.table, atlas.sample(group_geometry), group, sig_fraction, c_mean)
-            tables.append(AreaTable("consistency_areas", frame, "consistency per atlas area"))
+        for name, volume in volumes.items():
+            c_mean = {lab: float(np.nanmean(v)) if np.isfinite(v).any() else np.nan
+                      for lab, v in c_area[name].items()}
+            frame = area_frame(volume.table, volume.sample(group_geometry), group, sig_fraction, c_mean)
+            if name == "areas":
+                tables.append(AreaTable("consistency_areas", frame, "consistency per atlas area"))
+            else:
+                tables.append(AreaTable("consistency_rois", frame.rename(columns={"area": "roi"}),
+                                        f"consistency per ROI (rois={params['rois']})"))
         inputs.provenance.update(
             {
                 "seeds": {"permutations": params["seed"]},
@@ -128,6 +128,7 @@ class ConsistencyPlugin(AnalysisPlugin):
                 "group_grid": "union of participant masks; denominator = number of participants",
                 "group_map": what,
                 "atlas": params["atlas"] if atlas is not None else "none",
+                "rois": params["rois"] if rois is not None else "none",
             }
         )
         if params["correction"] == "fdr_bh":
@@ -147,18 +148,18 @@ def _map(name, values, result, units, description, two_sided=False) -> VoxelMap:
 
 
 
-def _atlas(choice: str, table: str):
-    """The label volume for the area table, or None for 'none'."""
-    text = choice.strip()
-    if text.lower() == "none":
-        return None
-    if text.lower() == "glasser":
-        from core.atlas.glasser import glasser_mni
+def _label_volumes(dataset, params, provenance):
+    """(area atlas or None, ROI volume or None); MNI-space atlases are skipped for other spaces."""
+    from core.atlas.specs import resolve_atlas, resolve_rois
 
-        return glasser_mni()
-    path = Path(text).expanduser()
-    if not path.exists():
-        raise DataError(path, "atlas label volume not found (use 'glasser', 'none' or a NIfTI path)")
-    from core.atlas.labels import load_label_volume
-
-    return load_label_volume(path, Path(table).expanduser() if table else None)
+    atlas_spec, roi_spec = params["atlas"].strip(), params["rois"].strip()
+    if "MNI" not in dataset.space:
+        if atlas_spec.lower() == "glasser":
+            provenance["atlas_skipped"] = f"Glasser areas are in MNI space; the data are {dataset.space}"
+            atlas_spec = "none"
+        if roi_spec in ("paper", "glasser-surface"):
+            provenance["rois_skipped"] = f"the paper's ROIs are in MNI space; the data are {dataset.space}"
+            roi_spec = "none"
+    atlas = resolve_atlas(atlas_spec, params["atlas_table"] or None)
+    rois = None if roi_spec.lower() == "none" else resolve_rois(roi_spec, params["roi_table"] or None)
+    return atlas, rois

@@ -63,6 +63,14 @@ class EncodingPlugin(AnalysisPlugin):
         Param("target", "choice", "voxels", "what to predict", choices=("voxels", "areas", "rois")),
         *ENCODING_PARAMS[2:],
         Param("layer_maps", "bool", True, "voxel targets: also write r maps per layer (layer scrubber)"),
+        Param("rois", "str", "paper", "target=rois: 'paper' (the published ROI map), 'glasser-surface' or a "
+              "label NIfTI path"),
+        Param("roi_table", "str", "", "label table (TSV: label, name) for a NIfTI ROI map (default: beside "
+              "it)"),
+        Param("atlas", "str", "glasser", "target=areas: 'glasser' or a volumetric parcellation NIfTI path"),
+        Param("atlas_table", "str", "", "label table (TSV: label, name[, hemisphere]) for a NIfTI atlas"),
+        Param("parcels", "str", "", "target=areas: a language-parcel NIfTI (e.g. LanA) for the Fig. 13 "
+              "comparison; empty = skip"),
     )
     outputs = ("Table", "AreaTable", "LayerCurve", "VoxelMap", "Figure")
 
@@ -74,7 +82,7 @@ class EncodingPlugin(AnalysisPlugin):
         if params["target"] == "areas" and inputs.results_dir is not None:
             # a wrong --results fails before the ridge work
             consistency_results(inputs.results_dir, "the whole-brain comparison")
-        target_fn, union = _targets(dataset, pids, params["target"])
+        target_fn, union = _targets(dataset, pids, params)
         runs: list[EncodingRun] = []
         jobs = [(m, p) for m in models for p in paradigms]
         for n, (model, paradigm) in enumerate(jobs):
@@ -97,19 +105,26 @@ class EncodingPlugin(AnalysisPlugin):
         if params["target"] == "voxels":
             outputs += voxel_maps(runs, dataset, union, params["layer_maps"], multi=len(jobs) > 1)
         if params["target"] == "areas":
-            outputs += wholebrain_outputs(summary, inputs.results_dir, dataset, pids)
+            outputs += wholebrain_outputs(summary, inputs.results_dir, dataset, pids, params)
         return outputs
 
 
-def _targets(dataset, pids, kind):
+def _targets(dataset, pids, params):
     from core.analyses.consistency_maps import union_geometry
     from core.analyses.encoding_targets import atlas_targets, voxel_targets
+    from core.atlas.specs import resolve_atlas, resolve_rois
 
+    kind = params["target"]
     if kind == "voxels":
         geoms = [dataset.participant(p).geometry for p in pids]
         union = union_geometry(geoms)
         return voxel_targets(union), union
-    return atlas_targets(kind), None
+    if kind == "rois":
+        return atlas_targets(kind, resolve_rois(params["rois"], params["roi_table"] or None)), None
+    atlas = resolve_atlas(params["atlas"], params["atlas_table"] or None)
+    if atlas is None:
+        raise ParameterError("target=areas needs an atlas ('glasser' or a NIfTI path), not 'none'")
+    return atlas_targets(kind, atlas), None
 
 
 def encoding_tables(runs: list[EncodingRun]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -236,42 +251,114 @@ def _layer_maps(curves, run, geometry, stem, participant) -> list[VoxelMap]:
     return out
 
 
-def wholebrain_outputs(summary: pd.DataFrame, results_dir, dataset, pids) -> list:
-    """Area predictivity x consistency (Fig. 3) when ``--results`` holds consistency_voxels.csv."""
-    from core.analyses.wholebrain import (
-        area_consistency,
-        area_predictivity,
-        probabilistic_map,
-        wholebrain_correlation,
-        wholebrain_table,
-    )
-    from core.atlas.glasser import glasser_mni
-    from core.data.geometry import VoxelGeometry
-    from core.figures.encoding_figures import wholebrain_scatter
+def wholebrain_outputs(
+    summary: pd.DataFrame, results_dir, dataset, pids, params: dict | None = None
+) -> list:
+    """Whole-brain area outputs: area predictivity; with ``--results`` (a consistency run) the paper's Fig. 3
+    (area consistency = mean probabilistic map over all atlas voxels of the area) and its ceiling-
+    normalised Fig. 9 variant (when noise_ceiling=true); the raw-area-C Fig. 9 variant (from the
+    consistency run's consistency_areas.csv when it covers these areas and participants, else computed);
+    and with ``parcels=PATH`` the language-network comparison of Fig. 13."""
+    from core.analyses.wholebrain import area_predictivity, paper_area_consistency, probabilistic_map
 
-    scores = summary.rename(columns={"mean_r": "r"})
-    pred = area_predictivity(scores)
+    params = params or {}
+    atlas = _wb_atlas(params)
+    pred = area_predictivity(summary, value="mean_r")
     out: list = [AreaTable("area_predictivity", pred, "mean ± SEM r per area over participants x models")]
-    if results_dir is None:
-        return out
-    path = consistency_results(results_dir, "the whole-brain comparison")
-    table = pd.read_csv(path, dtype={"participant": str})
-    if not {"participant", "i", "j", "k", "x", "y", "z"} <= set(table.columns):
-        raise DataError(path, "needs columns participant, i, j, k, x, y, z")
-    prob = probabilistic_map(table)
-    ref = dataset.participant(pids[0]).geometry
-    mask = np.zeros(ref.shape, bool)
-    mask[prob["i"], prob["j"], prob["k"]] = True
-    geom = VoxelGeometry(mask, ref.affine)
-    prob = prob.set_index(["i", "j", "k"]).loc[[tuple(v) for v in geom.ijk]].reset_index()
-    atlas = glasser_mni()
-    cons = area_consistency(prob, atlas.sample(geom), atlas.name_of())
-    joined = wholebrain_table(pred, cons)
-    corr = wholebrain_correlation(joined)
-    out += [
-        AreaTable("wholebrain_areas", joined, "area consistency vs mean LM predictivity (Fig. 3)"),
-        Table("wholebrain_correlation", corr, "Pearson r across areas per paradigm"),
-        Figure("wholebrain_scatter", wholebrain_scatter(joined, corr), "Fig. 3: consistency vs predictivity"),
-    ]
+    cons, voxels = None, None
+    if results_dir is not None:
+        path = consistency_results(results_dir, "the whole-brain comparison")
+        voxels = pd.read_csv(path, dtype={"participant": str})
+        if not {"participant", "i", "j", "k", "x", "y", "z"} <= set(voxels.columns):
+            raise DataError(path, "needs columns participant, i, j, k, x, y, z")
+        grid = dataset.participant(pids[0]).geometry
+        cons = paper_area_consistency(probabilistic_map(voxels), grid, atlas)
+        out += _wb_variant("wholebrain", pred, cons, "consistency", "semantic consistency",
+                           "Fig. 3: area consistency (mean probabilistic map) vs mean LM predictivity")
+        if "r_normalised" in summary and np.isfinite(summary["r_normalised"]).any():
+            nc = area_predictivity(summary, value="r_normalised")
+            nc = nc.rename(columns={"mean_r": "mean_r_nc", "sem_r": "sem_r_nc"})
+            out += _wb_variant("wholebrain_nc", nc, cons, "consistency", "semantic consistency",
+                               "Fig. 9: area consistency vs mean r / noise ceiling", y="mean_r_nc")
+    raw, source = _wb_raw_c(results_dir, voxels, dataset, pids, atlas, pred)
+    if raw is not None:
+        out += _wb_variant("wholebrain_raw_c", pred, raw, "C_area", "raw area C",
+                           f"Fig. 9: raw C of area-averaged responses ({source}) vs mean LM predictivity")
+    parcels = str(params.get("parcels", "") or "").strip()
+    if parcels and parcels.lower() != "none":
+        out += _wb_language(pred, atlas, parcels, cons)
     return out
 
+
+def _wb_atlas(params: dict):
+    """The area atlas of the encoding targets (``atlas`` / ``atlas_table``; default Glasser MNI)."""
+    from core.atlas.specs import resolve_atlas
+
+    atlas = resolve_atlas(params.get("atlas", "glasser") or "glasser", params.get("atlas_table") or None)
+    if atlas is None:
+        raise ParameterError("the whole-brain comparison needs an area atlas, not 'none'")
+    return atlas
+
+
+def _wb_variant(stem: str, pred: pd.DataFrame, cons: pd.DataFrame, x: str, xlabel: str, what: str,
+                y: str = "mean_r") -> list:
+    """Areas table, correlation table and scatter (Fig. 3 layout) of one whole-brain variant."""
+    from core.analyses.wholebrain import wholebrain_correlation, wholebrain_table
+    from core.figures.encoding_figures import wholebrain_scatter
+
+    joined = wholebrain_table(pred, cons)
+    corr = wholebrain_correlation(joined, x=x, y=y)
+    ylabel = "mean r / noise ceiling" if y == "mean_r_nc" else "mean LM predictivity (Pearson r)"
+    fig = wholebrain_scatter(joined, corr, x=x, y=y, yerr=y.replace("mean", "sem"), xlabel=xlabel,
+                             ylabel=ylabel)
+    return [
+        AreaTable(f"{stem}_areas", joined, what),
+        Table(f"{stem}_correlation", corr, f"Pearson r across areas per paradigm ({x} vs {y})"),
+        Figure(f"{stem}_scatter", fig, what),
+    ]
+
+
+def _wb_raw_c(results_dir, voxels, dataset, pids, atlas, pred) -> tuple[pd.DataFrame | None, str]:
+    """Raw area C: the consistency run's ``consistency_areas.csv`` (C_area, the same quantity) when it
+    was made on these participants and covers these areas; else computed from the dataset (needs at
+    least two paradigms)."""
+    from pathlib import Path
+
+    from core.analyses.wholebrain import raw_area_c
+
+    if results_dir is not None and voxels is not None:
+        path = Path(results_dir) / "consistency_areas.csv"
+        if path.is_file():
+            table = pd.read_csv(path)
+            if {"area", "C_area"} <= set(table.columns) and np.isfinite(table["C_area"]).any():
+                same = set(voxels["participant"].astype(str)) == {str(p) for p in pids}
+                if same and set(pred["area"]) <= set(table["area"].astype(str)):
+                    return table[["area", "C_area"]].assign(area=table["area"].astype(str)), path.name
+    if len(dataset.paradigms) < 2:
+        return None, ""
+    return raw_area_c(dataset, pids, atlas)[["area", "C_area"]], "computed from the responses"
+
+
+def _wb_language(pred: pd.DataFrame, atlas, parcels_path: str, cons) -> list:
+    """Fig. 13: areas assigned to language parcels (> 25% overlap) vs the areas of ROIs 1-3."""
+    from core.analyses.language_network import (
+        assign_areas,
+        language_network_summary,
+        language_network_table,
+        load_parcels,
+    )
+    from core.figures.wholebrain_figures import language_strip
+
+    parcels = load_parcels(parcels_path)
+    assignment = assign_areas(atlas, parcels)
+    table = language_network_table(pred, assignment, parcels.names(),
+                                   consistency=None if cons is None else cons[["area", "consistency"]])
+    return [
+        AreaTable("language_network_assignment", assignment,
+                  "atlas areas assigned to language parcels (more than 25% of the area's voxels)"),
+        AreaTable("language_network_areas", table,
+                  "mean LM predictivity of the areas in each language parcel and in ROIs 1-3 (Fig. 13)"),
+        Table("language_network_summary", language_network_summary(table),
+              "mean ± SEM over areas per language parcel / ROI and per group"),
+        Figure("language_network_strip", language_strip(table), "Fig. 13: language network vs ROIs 1-3"),
+    ]

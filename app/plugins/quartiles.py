@@ -10,9 +10,9 @@ import pandas as pd
 from app.plugins.base import AnalysisPlugin, Param, choose_participants, split_list
 from app.plugins.encoding import ENCODING_PARAMS, choose_paradigms
 from core.analyses.consistency import consistency
-from core.analyses.encoding_run import run_encoding
-from core.analyses.encoding_targets import label_targets
 from core.analyses.quartiles import cell_labels, cell_means, quartile_cells, quartile_stats
+from core.analyses.quartiles_encoding import quartile_encoding
+from core.data.concepts import load_concepts
 from core.errors import DataError
 from core.outputs import Figure, Table
 from core.progress import check_cancel, sub_progress
@@ -29,7 +29,10 @@ class QuartilesPlugin(AnalysisPlugin):
     )
     params = (
         *ENCODING_PARAMS[:2],
-        Param("rois", "str", "paper", "'paper' (ROIs 1-3 from the Glasser atlas) or a NIfTI label map"),
+        Param("rois", "str", "paper", "'paper' (the published ROI map), 'glasser-surface' or a NIfTI label "
+              "map"),
+        Param("roi_table", "str", "", "label table (TSV: label, name) for a NIfTI ROI map (default: beside "
+              "it)"),
         *ENCODING_PARAMS[2:],
     )
     outputs = ("Table", "Figure")
@@ -42,23 +45,31 @@ class QuartilesPlugin(AnalysisPlugin):
         pids = choose_participants(params["participants"], dataset.participants)
         paradigms = choose_paradigms(params["paradigm"], dataset.paradigms)
         models = split_list(params["model"], "model")
-        volume = load_rois(params["rois"])
+        volume = load_rois(params["rois"], params["roi_table"] or None)
         progress(0.0, "consistency and language quartiles")
-        cells, labels = {}, {}
+        cells, labels, rois = {}, {}, {}
         for pid in pids:
             check_cancel(cancel)
             data = dataset.participant(pid)
-            labels[pid], cells[pid] = participant_cells(data, volume.sample(data.geometry))
+            rois[pid] = volume.sample(data.geometry)
+            labels[pid], cells[pid] = participant_cells(data, rois[pid])
             data.release()
-        build = label_targets(lambda data: labels[data.id], {}, "cells")
-        frames, jobs = [], [(m, p) for m in models for p in paradigms]
+        frames, choices, jobs = [], [], [(m, p) for m in models for p in paradigms]
         provenance = {}
         for n, (model, paradigm) in enumerate(jobs):
             step = sub_progress(progress, 0.05 + 0.9 * n / len(jobs), 0.05 + 0.9 * (n + 1) / len(jobs))
-            run = run_encoding(dataset, model, paradigm, build, params["layer"], params["pooling"],
-                               params["selection"], params["cv_folds"], params["cv_groups"], params["seed"],
-                               False, pids, inputs.device, step, cancel)
+            run, roi_run = quartile_encoding(
+                dataset, model, paradigm, lambda data: rois[data.id], lambda data: labels[data.id],
+                params["layer"], params["pooling"], params["selection"], params["cv_folds"],
+                params["cv_groups"], params["seed"], pids, inputs.device, step, cancel)
             provenance[model] = {"model_id": run.model_id, "revision": run.revision}
+            if roi_run is not None:
+                ch = roi_run.choice
+                names = volume.name_of()
+                choices.append(pd.DataFrame({
+                    "model": model, "paradigm": paradigm, "roi": ch.keys,
+                    "roi_name": [names.get(int(k), str(k)) for k in ch.keys],
+                    "best_layer": ch.layer, "best_pooling": np.asarray(roi_run.poolings)[ch.pooling]}))
             for ps in run.participants:
                 table = cells[ps.participant]
                 r = pd.Series(ps.scores.mean_r, index=ps.targets.keys)
@@ -74,6 +85,9 @@ class QuartilesPlugin(AnalysisPlugin):
         return [
             Table("quartile_cells", averaged[columns], "predictivity per participant x ROI x quartile cell"),
             Table("quartile_cells_per_model", per_model[["model", *columns]], "the same per model"),
+            Table("quartile_choice", pd.concat(choices, ignore_index=True) if choices else pd.DataFrame(
+                columns=["model", "paradigm", "roi", "roi_name", "best_layer", "best_pooling"]),
+                "the (layer, pooling) chosen per ROI on participant-pooled data, reused for its 16 cells"),
             Table("quartile_stats", stats[["roi", "paradigm", "r_C_mean", "r_C_sem", "r_L_mean", "r_L_sem",
                                            "n_participants"]], "r_C and r_L (mean ± SEM over quartiles)"),
             Figure("quartile_lines", quartile_lines(means), "Fig. 4: predictivity by quartile"),
@@ -96,5 +110,10 @@ def participant_cells(data, roi: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
     c = np.full(data.n_voxels, np.nan)
     c[vox] = consistency(means)
     table = quartile_cells(c, data.language, roi)
+    if table.empty:
+        missing = [p for p in data.paradigms if data.events[p]["concept"].nunique() < len(load_concepts())]
+        why = (f"concepts without trials in {', '.join(missing)} (C needs all 180)" if missing
+               else "no ROI voxel has both a consistency value and a language response")
+        raise DataError(data.id, f"no voxel for the quartiles: {why}")
     labels, cells = cell_labels(table, data.n_voxels)
     return labels, cells

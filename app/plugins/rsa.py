@@ -43,8 +43,9 @@ class RSAPlugin(AnalysisPlugin):
         Param("model", "str", "minilm", "model key, folder or hub id; several separated by commas"),
         Param("layer", "int", "select", "hidden state (0 = embeddings) or 'select'", bounds=(0, None),
               special=("select",)),
-        Param("pooling", "choice", "mean", "token pooling; 'select' chooses between mean and last_tok "
-              "together with the layer (as the paper)", choices=POOLING_CHOICES),
+        Param("pooling", "choice", "mean", "token pooling; 'select' chooses the pooling together with the "
+              "layer among the paper's candidates for the model (last_tok, mean; FLAVA also first_tok)",
+              choices=POOLING_CHOICES),
         Param("condition", "choice", "text", "model inputs: text (sentences + word cloud), text+image "
               "(VLMs: + pictures) or both", choices=("text", "text+image", "both")),
         Param("rois", "str", "paper", "'paper' (ROIs 1-3 from the Glasser atlas) or a NIfTI label map"),
@@ -57,8 +58,10 @@ class RSAPlugin(AnalysisPlugin):
         Param("baseline", "choice", "permutation", "permutation distribution, or the paper's single "
               "shuffle of the brain rows", choices=BASELINES),
         Param("n_permutations", "int", 10_000, "concept relabelings in the null", bounds=(1, 1_000_000)),
-        Param("permutation_scheme", "choice", "product", "product: compositions of two seeded sets "
-              "(pairwise independent, one matrix product); independent: N separate draws", choices=SCHEMES),
+        Param("permutation_scheme", "choice", "independent", "independent: N separate uniform draws (the "
+              "exact permutation test); product: all compositions of two seeded sets of ~sqrt(N) "
+              "permutations, pairwise but not mutually independent, so the p-value is not exact (kept for "
+              "comparison with earlier runs)", choices=SCHEMES),
         Param("seed", "int", 0, "seed of the permutations and of the single shuffle", bounds=(0, None)),
         Param("participants", "str", "all", "'all' or a comma-separated list"),
     )
@@ -70,15 +73,14 @@ class RSAPlugin(AnalysisPlugin):
         models = [m.strip() for m in str(params["model"]).split(",") if m.strip()]
         if not models:
             raise ParameterError("model: give at least one model")
-        poolings = ("mean", "last_tok") if params["pooling"] == "select" else (params["pooling"],)
         volume = load_rois(params["rois"], params["roi_table"] or None)
         rois = ROISet.from_volume(volume)
         if params["sig_voxels_only"]:
             consistency_results(inputs.results_dir, "sig_voxels_only")  # fail before the model runs
 
         progress(0.0, "model features")
-        model_sets, provenance = _features(dataset, models, params["condition"], poolings, inputs.device,
-                                           sub_progress(progress, 0.0, 0.5), cancel)
+        model_sets, provenance = _features(dataset, models, params["condition"], params["pooling"],
+                                           inputs.device, sub_progress(progress, 0.0, 0.5), cancel)
         participants, events, dropped = [], [], {}
         for n, pid in enumerate(pids):
             check_cancel(cancel)
@@ -97,7 +99,7 @@ class RSAPlugin(AnalysisPlugin):
             dropped[pid] = extra["concepts_dropped"]
         result = run_rsa(participants, params["comparison"], params["layer"], params["baseline"],
                          params["n_permutations"], params["seed"], params["permutation_scheme"],
-                         sub_progress(progress, 0.7, 0.95), cancel)
+                         sub_progress(progress, 0.7, 0.95), cancel, device=inputs.device)
         inputs.provenance.update({
             "models": provenance, "seed": params["seed"], "rois": params["rois"],
             "n_permutations": result.n_permutations, "permutation_scheme": result.scheme,
@@ -116,12 +118,15 @@ class RSAPlugin(AnalysisPlugin):
 
 
 
-def _features(dataset, models, condition, poolings, device, progress, cancel):
+def _features(dataset, models, condition, pooling, device, progress, cancel):
+    """Features of every model x condition x pooling; ``pooling=select`` takes the model's own candidates
+    (``ModelSpec.select_poolings``, the paper's per family)."""
     from core.features.registry import resolve_model
 
     jobs = []
     for model in models:
         spec = resolve_model(model)
+        poolings = tuple(spec.select_poolings) if pooling == "select" else (pooling,)
         conds = ("text", "text+image") if condition == "both" else (condition,)
         if condition == "both" and not spec.is_vlm:
             conds = ("text",)

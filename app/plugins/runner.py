@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.plugins.base import AnalysisPlugin, RunInputs
+from app.plugins.presets import apply_preset, matching_presets
 from core.backend import resolve_device
 from core.export.atomic import atomic_output_dir
 from core.export.provenance import build_provenance, write_provenance
@@ -32,13 +33,18 @@ def run_analysis(
     results_dir: str | Path | None = None,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
+    preset: str | None = None,
 ) -> RunRecord:
     """Run ``plugin_cls`` and, when ``out_dir`` is given, write its outputs there atomically.
 
     ``params`` may hold strings (from ``--set``) or typed values; they are parsed and validated first,
-    so bad parameters fail before any work. Raises StudioError subclasses on bad input, Cancelled on cancel.
+    so bad parameters fail before any work. ``preset`` (e.g. ``"paper"``) sets the preset's values
+    first; ``params`` override them. provenance.json records the preset (name, the values it set, the
+    keys overridden) and, always, ``presets_matched``: the presets the final values agree with.
+    Raises StudioError subclasses on bad input, Cancelled on cancel.
     """
     cancel = cancel or NeverCancel()
+    params, preset_record = apply_preset(plugin_cls, preset, params)
     values = plugin_cls.resolve_params(params)
     concrete = resolve_device(device)
     inputs = RunInputs(
@@ -52,6 +58,10 @@ def run_analysis(
     record = build_provenance(
         plugin_cls.name, values, dataset_path, concrete, time.perf_counter() - start, inputs.provenance
     )
+    if preset_record is not None:
+        preset_record["overridden"] = {k: values[k] for k in preset_record["overridden"]}
+        record["preset"] = preset_record
+    record["presets_matched"] = matching_presets(plugin_cls, values)
     record["outputs"] = {o.name: describe_output(o) for o in outputs}
     paths: list[Path] = []
     if out_dir is not None:

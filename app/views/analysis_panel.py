@@ -1,5 +1,5 @@
 """Analysis panel: discovered plugins, a parameter form generated from the selected plugin's
-declarations, device choice, Run and Cancel with a progress bar."""
+declarations, preset buttons ("Paper settings"), device choice, Run and Cancel with a progress bar."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from PySide6.QtWidgets import (
 )
 from superqt import QCollapsible
 
+from app.plugins.presets import available_presets, preset_values
 from app.views.params_form import ParamsForm
+from core.errors import ParameterError
 
 
 class AnalysisPanel(QWidget):
@@ -42,6 +44,8 @@ class AnalysisPanel(QWidget):
         # that is still 0 while a new form's rows are being laid out, and shrinks the form to nothing
         self.form.removeEventFilter(self.collapsible)
         self.collapsible.expand(animate=False)
+        self.preset_row = QHBoxLayout()
+        self.preset_buttons: dict[str, QPushButton] = {}
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda", "mps"])
         self.run_button = QPushButton("Run")
@@ -64,6 +68,7 @@ class AnalysisPanel(QWidget):
         layout.addWidget(self.list)
         layout.addWidget(self.description)
         layout.addWidget(self.collapsible)
+        layout.addLayout(self.preset_row)
         layout.addLayout(row)
         layout.addWidget(self.progress)
         layout.addWidget(self.message)
@@ -109,8 +114,45 @@ class AnalysisPanel(QWidget):
         self.form.set_params(cls.params if cls else ())
         if name in self.saved:
             self.form.set_values(self.saved[name])
+        self._preset_buttons(cls)
         self._fit_form()
         QTimer.singleShot(0, self._fit_form)  # new rows are shown (and counted) on the next turn
+
+    def _preset_buttons(self, cls) -> None:
+        """One button per preset of the selected plugin ("Paper settings" for ``paper``)."""
+        for button in self.preset_buttons.values():
+            self.preset_row.removeWidget(button)
+            button.hide()  # at once: deleteLater waits for the event loop
+            button.deleteLater()
+        self.preset_buttons.clear()
+        if cls is None:
+            return
+        for preset in sorted(available_presets(cls), key=lambda n: (n != "paper", n)):
+            button = QPushButton(f"{preset.replace('_', ' ').capitalize()} settings")
+            button.setObjectName(f"preset_{preset}")
+            button.setToolTip(f"set every method parameter of {cls.title} to the {preset!r} preset")
+            button.clicked.connect(lambda _=False, p=preset: self.apply_preset(p))
+            self.preset_row.addWidget(button)
+            button.show()
+            self.preset_buttons[preset] = button
+
+    def apply_preset(self, preset: str) -> bool:
+        """Fill the form with ``preset``'s values for the selected plugin; False (and a message) when the
+        preset does not validate for it or a value cannot be shown."""
+        cls = self.plugins.get(self.current_name())
+        if cls is None:
+            return False
+        try:
+            values = preset_values(cls, preset)
+        except ParameterError as exc:
+            self.message.setText(str(exc))
+            return False
+        missed = self.form.apply_preset(preset, values)
+        if missed:
+            self.message.setText(f"preset {preset!r}: could not set {', '.join(missed)}")
+            return False
+        self.message.setText(f"{cls.title}: {preset} settings ({len(values)} parameters)")
+        return True
 
     def _fit_form(self) -> None:
         """Re-fit the collapsible to the new form (it keeps the height of the form it was opened with)."""

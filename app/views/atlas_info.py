@@ -49,9 +49,9 @@ def _glasser_volume():
 @lru_cache(maxsize=1)
 def _roi_volume():
     try:
-        from core.atlas.rois import paper_rois
+        from core.atlas.specs import resolve_rois
 
-        return paper_rois()
+        return resolve_rois("paper")
     except Exception:  # noqa: BLE001
         return None
 

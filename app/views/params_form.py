@@ -98,6 +98,23 @@ class ParamsForm(QWidget):
                 out[p.name] = e.line.text()
         return out
 
+    def apply_preset(self, name: str, values: dict[str, Any]) -> list[str]:
+        """Fill the editors with a preset's (parsed) values and note the preset in each row's label
+        tooltip; returns the names whose editor could not show the value (empty when all were set)."""
+        self.set_values(values)
+        shown = self.values()
+        missed = []
+        for key, value in values.items():
+            if key not in self.editors:
+                missed.append(key)
+                continue
+            label = self.layout_.labelForField(self.editors[key])
+            if label is not None:
+                label.setToolTip(f"set by the {name!r} preset")
+            if str(shown[key]) != str(value) and shown[key] != value:
+                missed.append(key)
+        return missed
+
     def set_values(self, values: dict[str, Any]) -> None:
         for p in self.params:
             if p.name not in values or values[p.name] is None:

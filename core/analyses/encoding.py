@@ -4,9 +4,11 @@ chosen (layer, pooling) per target.
 *Items* are the units of regression. With per-stimulus features (sentences, VLM pictures) an item is
 a stimulus ``(concept, stimulus_idx)``; with one input per concept (word clouds, pictures for text
 models) or concept-level data an item is a concept, and the target is the mean over its trials (the
-paper: "for word clouds it is the mean per concept: 180 items"). Items are in the paper's order
-(concept list order, then stimulus index: the order of its sorted pivot tables), so folds over items
-with ``seed=0`` are the paper's folds.
+paper: "for word clouds it is the mean per concept: 180 items"). Items are in the paper's order, the
+order of its sorted pivot tables, so folds over items with ``seed=0`` are the paper's folds: stimulus
+items by stimulus path when the trial table has a ``stimulus`` column (the release layout: for
+sentences ``stim/sentences/concept001_...``, i.e. Pereira's concept numbers, then the sentence index),
+else by concept (list order) and stimulus index; concept items by concept.
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ class Items:
     def concepts(self) -> np.ndarray:
         return self.keys["concept"].to_numpy()
 
+    @property
+    def n_trials(self) -> np.ndarray:
+        """Trials averaged into each item, float32 (n_items,)."""
+        return (self.weights > 0).sum(axis=1).astype(np.float32)
+
     def responses(self, trial_values: np.ndarray) -> np.ndarray:
         """Item means of trial-level values (n_trials, T) -> float32 (n_items, T), chunked over T."""
         out = np.empty((self.n, trial_values.shape[1]), dtype=np.float32)
@@ -51,6 +58,22 @@ class Items:
             cols = slice(start, start + VOXEL_CHUNK)
             out[:, cols] = self.weights @ np.asarray(trial_values[:, cols], dtype=np.float32)
         return out
+
+
+def item_ranks(keys: pd.DataFrame) -> np.ndarray:
+    """An integer id per item, common across participants: concept index * 1000 + stimulus index
+    (0 for concept items), int64 (n_items,); sorting by it gives concept order, then stimulus index."""
+    order = {c: i for i, c in enumerate(load_concepts())}
+    idx = keys["stimulus_idx"].fillna(0).astype(np.int64).to_numpy()
+    return keys["concept"].map(order).to_numpy(np.int64) * 1000 + idx
+
+
+def keys_from_ranks(ranks: np.ndarray, per_concept: bool) -> pd.DataFrame:
+    """Inverse of :func:`item_ranks`: DataFrame(concept, stimulus_idx Int64; NA for concept items)."""
+    concepts = np.asarray(load_concepts())
+    ranks = np.asarray(ranks, np.int64)
+    idx = pd.array([pd.NA] * len(ranks) if per_concept else ranks % 1000, dtype="Int64")
+    return pd.DataFrame({"concept": concepts[ranks // 1000], "stimulus_idx": idx})
 
 
 def concept_level(features_keys: pd.DataFrame) -> bool:
@@ -69,15 +92,18 @@ def make_items(events: pd.DataFrame, per_concept: bool) -> Items:
     per_concept = per_concept or bool(idx.isna().any())
     if per_concept:
         key = pd.DataFrame({"concept": concept, "stimulus_idx": pd.array([pd.NA] * len(events), "Int64")})
-        rank = concept.map(order).to_numpy(np.int64) * 1000
     else:
         key = pd.DataFrame({"concept": concept, "stimulus_idx": idx.astype("Int64")})
-        rank = concept.map(order).to_numpy(np.int64) * 1000 + idx.astype(np.int64).to_numpy()
+    rank = item_ranks(key)
     uniq, first, inverse = np.unique(rank, return_index=True, return_inverse=True)
     weights = np.zeros((uniq.size, len(events)), dtype=np.float32)
     weights[inverse.reshape(-1), np.arange(len(events))] = 1.0
     weights /= weights.sum(axis=1, keepdims=True)
     keys = key.iloc[first].reset_index(drop=True)
+    if not per_concept and "stimulus" in events and events["stimulus"].notna().all():
+        # the paper's pivot index starts with the stimulus path (concept001_..._sentence1, ...)
+        order = np.argsort(events["stimulus"].astype(str).to_numpy()[first], kind="stable")
+        keys, weights = keys.iloc[order].reset_index(drop=True), weights[order]
     return Items(keys, weights)
 
 

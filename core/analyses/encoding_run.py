@@ -5,8 +5,9 @@ Targets are described per participant by :class:`Targets` with integer ``keys`` 
 participants (atlas label, union-grid voxel index, quartile-cell code): the paper's selection and the
 noise ceiling average item responses across participants by (item, key).
 
-Memory: per participant the item responses (n_items, T) float32; for ``selection=paper`` or the noise
-ceiling, accumulators of (n_union_items, T_union) float32 (3 of them with the noise ceiling).
+Memory: per participant the item responses (n_items, T) float32; for ``selection=paper``, two
+accumulators of (n_union_items, T_union) float64, and with the noise ceiling three more over the union of
+stimulus items.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from core.analyses.cv import make_folds
 from core.analyses.encoding import (
@@ -23,11 +23,12 @@ from core.analyses.encoding import (
     Items,
     LayerScores,
     concept_level,
+    item_ranks,
+    keys_from_ranks,
     make_items,
     score_with_choice,
 )
 from core.analyses.selection import nested_scores, paper_selection
-from core.data.concepts import load_concepts
 from core.errors import DataError, ParameterError
 from core.progress import CancelToken, ProgressFn, check_cancel, no_progress, sub_progress
 from core.stats.noise_ceiling import NoiseCeiling, nsd_from_moments
@@ -40,13 +41,32 @@ class Targets:
     """Encoding targets of one participant.
 
     kind : ``voxels``, ``areas``, ``rois`` or ``cells``; names : (T,) str; keys : (T,) int common ids;
-    values : paradigm -> trial-level values (n_trials, T).
+    values : paradigm -> trial-level values (n_trials, T); n_voxels : (T,) voxels averaged into each
+    target (1 for voxel targets), the weight of the paper's voxel-level group average.
     """
 
     kind: str
     names: np.ndarray
     keys: np.ndarray
     values: Callable[[str], np.ndarray]
+    n_voxels: np.ndarray | None = None
+
+
+@dataclass
+class PaperChoice:
+    """The paper's selection: one (pooling index, layer id) per group target key, chosen on the
+    participant-pooled responses; ``curves`` are the group layer scores it came from."""
+
+    keys: np.ndarray
+    pooling: np.ndarray
+    layer: np.ndarray
+    curves: LayerScores
+
+    def for_keys(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        col = np.searchsorted(self.keys, keys)
+        if np.any(col >= self.keys.size) or np.any(self.keys[np.minimum(col, self.keys.size - 1)] != keys):
+            raise DataError("encoding", "a target has no layer/pooling choice from the group selection")
+        return self.pooling[col], self.layer[col]
 
 
 @dataclass
@@ -71,45 +91,45 @@ class EncodingRun:
     model_id: str = ""
     revision: str | None = None
     n_items: dict[str, int] = field(default_factory=dict)
-
-
-def _item_rank(keys: pd.DataFrame) -> np.ndarray:
-    order = {c: i for i, c in enumerate(load_concepts())}
-    idx = keys["stimulus_idx"].fillna(0).astype(np.int64).to_numpy()
-    return keys["concept"].map(order).to_numpy(np.int64) * 1000 + idx
+    choice: PaperChoice | None = None  # the paper's (pooling, layer) per group key
 
 
 class _Accumulator:
-    """Sums over participants per (item, target key)."""
+    """Weighted sums over participants per (item, target key): the paper's ``groupby(...).mean()`` over
+    the rows of all participants (each row one trial, or one trial x voxel)."""
 
     def __init__(self, item_ranks: np.ndarray, target_keys: np.ndarray, squares: bool):
         self.items = np.unique(item_ranks)
         self.keys = np.unique(target_keys)
         shape = (self.items.size, self.keys.size)
-        self.total = np.zeros(shape, np.float32)
-        self.count = np.zeros(shape, np.float32)
-        self.total_sq = np.zeros(shape, np.float32) if squares else None
+        self.total = np.zeros(shape, np.float64)
+        self.count = np.zeros(shape, np.float64)
+        self.total_sq = np.zeros(shape, np.float64) if squares else None
+        self.participants = np.zeros(self.keys.size, np.int64)
 
-    def add(self, ranks: np.ndarray, keys: np.ndarray, values: np.ndarray) -> None:
+    def add(self, ranks: np.ndarray, keys: np.ndarray, values: np.ndarray,
+            weights: np.ndarray | None = None) -> None:
+        """values (n_items, T) item means; weights (n_items, T) rows behind each (default 1)."""
         rows = np.searchsorted(self.items, ranks)
         cols = np.searchsorted(self.keys, keys)
         finite = np.isfinite(values)
-        v = np.where(finite, values, 0.0).astype(np.float32)
-        self.total[np.ix_(rows, cols)] += v
-        self.count[np.ix_(rows, cols)] += finite
+        w = np.ones(values.shape) if weights is None else np.broadcast_to(weights, values.shape)
+        w = np.where(finite, w, 0.0)
+        v = np.where(finite, values, 0.0).astype(np.float64)
+        self.total[np.ix_(rows, cols)] += w * v
+        self.count[np.ix_(rows, cols)] += w
         if self.total_sq is not None:
-            self.total_sq[np.ix_(rows, cols)] += v * v
+            self.total_sq[np.ix_(rows, cols)] += w * v * v
+        self.participants[cols] += finite.any(axis=0)
 
     def mean(self) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.count > 0, self.total / np.maximum(self.count, 1), np.nan).astype(np.float32)
+            return np.where(self.count > 0, self.total / np.maximum(self.count, 1e-300), np.nan).astype(
+                np.float32)
 
 
-def _candidates(spec, layer, pooling, n_layers: int | None) -> tuple[tuple[str, ...], str]:
-    if pooling == SELECT:
-        poolings = tuple(p for p in ("last_tok", "mean") if p in spec.poolings) or spec.poolings
-    else:
-        poolings = (pooling,)
+def _candidates(spec, layer, pooling) -> tuple[tuple[str, ...], str]:
+    poolings = spec.select_poolings if pooling == SELECT else (pooling,)
     return poolings, ("select" if (pooling == SELECT or layer == SELECT) else "fixed")
 
 
@@ -129,19 +149,30 @@ def run_encoding(
     device: str = "cpu",
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
+    *,
+    choice: PaperChoice | None = None,
+    choice_key: Callable[[np.ndarray], np.ndarray] | None = None,
+    pool_voxels: bool = False,
 ) -> EncodingRun:
     """Encode ``targets`` of every participant from ``model`` features of ``paradigm`` (method.md §3.4–3.5).
 
     layer : hidden-state index (0 = embeddings) or ``"select"``; pooling : a pooling or ``"select"``
-    (the model's ``last_tok`` and ``mean``, as the paper); selection : ``paper`` or ``nested``.
+    (the model's candidates, :attr:`core.features.registry.ModelSpec.select_poolings`, as the paper);
+    selection : ``paper`` or ``nested``.
+    choice : a paper choice made elsewhere (e.g. per ROI, reused for its quartile cells, as the paper's
+    ``brain_encoding_quartiles.py``); ``choice_key`` maps this run's target keys to the choice's keys.
+    pool_voxels : the paper's group average over voxel-level rows (each participant's target weighs by
+    its number of voxels times trials) instead of over target-mean rows (trials only).
     """
     from core.features.dataset import dataset_features
     from core.features.registry import resolve_model
 
     if paradigm not in dataset.paradigms:
         raise ParameterError(f"paradigm {paradigm!r} is not in this dataset ({', '.join(dataset.paradigms)})")
+    if selection not in ("paper", "nested"):
+        raise ParameterError(f"selection must be paper or nested, got {selection!r}")
     spec = resolve_model(model)
-    poolings, mode = _candidates(spec, layer, pooling, spec.n_layers)
+    poolings, mode = _candidates(spec, layer, pooling)
     participants = tuple(participants or dataset.participants)
     feats = {}
     for n, p in enumerate(poolings):
@@ -162,30 +193,18 @@ def run_encoding(
             raise DataError(dataset.path, f"participant {pid} has no {paradigm} trials")
         items = make_items(data.events[paradigm], per_concept)
         tg = targets(data)
-        Y = items.responses(tg.values(paradigm))
-        return data, items, tg, Y
+        return data, items, tg
 
-    need_group = (mode == "select" and selection == "paper") or noise_ceiling
-    if need_group:
-        ranks, keys = [], []
-        for pid in participants:
-            data = dataset.participant(pid)
-            ranks.append(_item_rank(make_items(data.events[paradigm], per_concept).keys))
-            keys.append(targets(data).keys)
-        acc = _Accumulator(np.concatenate(ranks), np.concatenate(keys), noise_ceiling)
-        for n, pid in enumerate(participants):
-            check_cancel(cancel)
-            data, items, tg, Y = prepare(pid)
-            acc.add(_item_rank(items.keys), tg.keys, Y)
-            data.release()
-            progress(0.3 + 0.1 * (n + 1) / len(participants), f"group average {pid}")
+    paper_mode = mode == "select" and selection == "paper"
+    if (paper_mode and choice is None) or noise_ceiling:
+        acc, ceiling = _group_pass(dataset, participants, paradigm, prepare, pool_voxels, noise_ceiling,
+                                   progress, cancel)
         run.group_keys = acc.keys
-        if noise_ceiling:
-            run.noise_ceiling = nsd_from_moments(acc.total, acc.total_sq, acc.count)
-    choice = None
-    if mode == "select" and selection == "paper":
+        if ceiling is not None:
+            run.noise_ceiling = _ceiling(ceiling, acc.keys)
+    if paper_mode and choice is None:
+        item_keys = keys_from_ranks(acc.items, per_concept)
         Yg = acc.mean()
-        item_keys = _keys_from_ranks(acc.items, per_concept)
         Xg = {p: np.asarray(feats[p].for_events(item_keys), np.float32) for p in poolings}
         ok = np.all(np.isfinite(Yg), axis=0)
         folds = make_folds(item_keys["concept"].to_numpy(), cv_folds, seed, cv_groups)
@@ -193,36 +212,71 @@ def run_encoding(
         scores, pi, li = paper_selection(Xg, np.nan_to_num(Yg), folds, layers, device=device,
                                          progress=sub, cancel=cancel)
         scores.r[..., ~ok] = np.nan
-        run.group_curves = scores
-        choice = (pi, li)
-    elif mode == "select" and selection != "nested":
-        raise ParameterError(f"selection must be paper or nested, got {selection!r}")
-    start = 0.6 if choice is not None else 0.4
+        choice = PaperChoice(acc.keys, pi, li, scores)
+    if paper_mode:
+        run.group_keys, run.group_curves, run.choice = choice.keys, choice.curves, choice
+    start = 0.6 if paper_mode else 0.4
     for n, pid in enumerate(participants):
         check_cancel(cancel)
         sub = sub_progress(progress, start + (1 - start) * n / len(participants),
                            start + (1 - start) * (n + 1) / len(participants))
-        data, items, tg, Y = prepare(pid)
+        data, items, tg = prepare(pid)
+        Y = items.responses(tg.values(paradigm))
         run.n_items[pid] = items.n
         X = {p: np.asarray(feats[p].for_events(items.keys), np.float32) for p in poolings}
+        chosen = None
+        if paper_mode:
+            chosen = choice.for_keys(choice_key(tg.keys) if choice_key is not None else tg.keys)
         run.participants.append(ParticipantScores(pid, tg, _score(
-            X, Y, items, tg, mode, selection, choice, run.group_keys, layers, cv_folds, cv_groups, seed,
-            device, sub, cancel)))
+            X, Y, items, mode, selection, chosen, layers, cv_folds, cv_groups, seed, device, sub, cancel)))
         data.release()
     progress(1.0, f"encoding {model} {paradigm} done")
     return run
 
 
-def _keys_from_ranks(ranks: np.ndarray, per_concept: bool) -> pd.DataFrame:
-    concepts = np.asarray(load_concepts())
-    idx = pd.array(ranks % 1000, dtype="Int64")
-    if per_concept:
-        idx = pd.array([pd.NA] * len(ranks), dtype="Int64")
-    return pd.DataFrame({"concept": concepts[ranks // 1000], "stimulus_idx": idx})
+def _group_pass(dataset, participants, paradigm, prepare, pool_voxels, stimulus_ceiling, progress, cancel):
+    """Pool every participant's responses by (item, target key) as the paper's ``groupby().mean()``
+    over the concatenated participants does (participants with more trials, or more voxels with
+    ``pool_voxels``, weigh more). With ``stimulus_ceiling`` also a stimulus-level accumulator for the
+    noise ceiling (the paper's 1,080 (concept, stimulus_idx) items in every paradigm)."""
+    ranks, keys, stim_ranks = [], [], []
+    for pid in participants:
+        data, items, tg = prepare(pid)
+        ranks.append(item_ranks(items.keys))
+        keys.append(tg.keys)
+        if stimulus_ceiling:
+            stim_ranks.append(item_ranks(make_items(data.events[paradigm], False).keys))
+        data.release()
+    acc = _Accumulator(np.concatenate(ranks), np.concatenate(keys), squares=False)
+    ceiling = (_Accumulator(np.concatenate(stim_ranks), np.concatenate(keys), squares=True)
+               if stimulus_ceiling else None)
+    for n, pid in enumerate(participants):
+        check_cancel(cancel)
+        data, items, tg = prepare(pid)
+        values = tg.values(paradigm)
+        weights = items.n_trials[:, None]
+        if pool_voxels and tg.n_voxels is not None:
+            weights = weights * np.asarray(tg.n_voxels, np.float64)[None, :]
+        acc.add(item_ranks(items.keys), tg.keys, items.responses(values), weights)
+        if ceiling is not None:
+            stim = make_items(data.events[paradigm], False)
+            ceiling.add(item_ranks(stim.keys), tg.keys, stim.responses(values))
+        data.release()
+        progress(0.3 + 0.1 * (n + 1) / len(participants), f"group average {pid}")
+    return acc, ceiling
 
 
-def _score(X, Y, items: Items, tg: Targets, mode, selection, choice, group_keys, layers, cv_folds,
-           cv_groups, seed, device, progress, cancel) -> ChosenScores:
+def _ceiling(acc: _Accumulator, keys: np.ndarray) -> NoiseCeiling:
+    """NSD noise ceiling per target from an accumulator of participant item means (one row per
+    participant and item), with n = the number of participants that have the target (the paper's
+    ``NC_n = n_participants``)."""
+    col = np.searchsorted(acc.keys, keys)
+    count = acc.count[:, col]
+    return nsd_from_moments(acc.total[:, col], acc.total_sq[:, col], count, acc.participants[col])
+
+
+def _score(X, Y, items: Items, mode, selection, chosen, layers, cv_folds, cv_groups, seed, device, progress,
+           cancel) -> ChosenScores:
     concepts = items.concepts
     folds = make_folds(concepts, cv_folds, seed, cv_groups)
     ok = np.all(np.isfinite(Y), axis=0)
@@ -231,8 +285,7 @@ def _score(X, Y, items: Items, tg: Targets, mode, selection, choice, group_keys,
         scores = score_with_choice(X, Yf, folds, 0, int(layers[0]), device=device, progress=progress,
                                    cancel=cancel)
     elif selection == "paper":
-        col = np.searchsorted(group_keys, tg.keys)
-        scores = score_with_choice(X, Yf, folds, choice[0][col], choice[1][col], device=device,
+        scores = score_with_choice(X, Yf, folds, chosen[0], chosen[1], device=device,
                                    progress=progress, cancel=cancel)
     else:
         def inner(train):

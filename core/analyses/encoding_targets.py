@@ -19,7 +19,7 @@ def voxel_targets(union: VoxelGeometry) -> Callable[[object], Targets]:
     def build(data) -> Targets:
         keys = union.index_of(data.geometry.ijk) if data.geometry is not union else np.arange(union.n_voxels)
         names = np.array([f"v{k}" for k in keys])
-        return Targets("voxels", names, np.asarray(keys, np.int64), data.betas)
+        return Targets("voxels", names, np.asarray(keys, np.int64), data.betas, np.ones(len(keys)))
 
     return build
 
@@ -35,22 +35,18 @@ def label_targets(labels_of: Callable[[object], np.ndarray], names: dict[int, st
         labels = np.asarray(labels_of(data))
         present = np.unique(labels[labels != 0])
         ids = present if label_ids is None else np.asarray([i for i in label_ids if i in set(present)])
+        counts = np.array([np.count_nonzero(labels == i) for i in ids], np.float64)
         return Targets(kind, np.array([names.get(int(i), str(i)) for i in ids]), ids.astype(np.int64),
-                       lambda paradigm: data.label_means(paradigm, labels, ids))
+                       lambda paradigm: data.label_means(paradigm, labels, ids), counts)
 
     return build
 
 
 def atlas_targets(kind: str, atlas=None) -> Callable[[object], Targets]:
     """``areas``: Glasser areas (default :func:`core.atlas.glasser.glasser_mni`); ``rois``: the paper's
-    ROIs 1–3 (:func:`core.atlas.rois.paper_rois`) or the given LabelVolume."""
+    ROIs 1–3 (the published ROI map, :func:`core.atlas.specs.resolve_rois`) or the given LabelVolume."""
     if atlas is None:
-        if kind == "areas":
-            from core.atlas.glasser import glasser_mni
+        from core.atlas.specs import resolve_atlas, resolve_rois
 
-            atlas = glasser_mni()
-        else:
-            from core.atlas.rois import paper_rois
-
-            atlas = paper_rois()
+        atlas = resolve_atlas("glasser") if kind == "areas" else resolve_rois("paper")
     return label_targets(lambda data: atlas.sample(data.geometry), atlas.name_of(), kind)

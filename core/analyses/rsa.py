@@ -41,8 +41,14 @@ def check_choice(value: str, options: tuple[str, ...], what: str) -> str:
     return value
 
 
+#: entries of a Gram-form RDM closer than this (absolute for correlation / cosine distances, relative to
+#: the largest squared norm for squared euclidean ones) to another entry are recomputed with scipy
+#: ``pdist``'s own arithmetic; the Gram form's rounding error is far below it (~1e-15)
+TIE_TOL = 1e-10
+
+
 def rdm(patterns: np.ndarray, distance: str = "correlation") -> np.ndarray:
-    """Condensed RDM of the rows of ``patterns``.
+    """Condensed RDM of the rows of ``patterns``, ranked exactly as scipy's.
 
     Parameters
     ----------
@@ -53,25 +59,68 @@ def rdm(patterns: np.ndarray, distance: str = "correlation") -> np.ndarray:
     Returns
     -------
     float64 (n (n - 1) / 2,). Pairs involving a constant row (correlation) or a zero row (cosine) are NaN.
+
+    Notes
+    -----
+    The distances come from one Gram matrix (BLAS), within ~1e-15 of pdist's but not bit-identical.
+    Ranks (Spearman) only change where entries are that close to each other: exactly equal rows (a
+    layer whose state depends only on the token position gives many equal concept vectors) make
+    thousands of entries that pdist ties exactly. Every entry within :data:`TIE_TOL` of another entry
+    is therefore recomputed by ``pdist`` itself on the rows involved (its per-pair result does not
+    depend on the other rows), so equal vectors give exactly equal distances and the entries' order
+    and ties are pdist's; every other entry is at least ``TIE_TOL`` from its neighbours, beyond any
+    rounding. Ordinary data have no such entries and keep the Gram speed.
     """
     check_choice(distance, DISTANCES, "distance")
     x = np.asarray(patterns, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 2:
         raise ParameterError(f"an RDM needs a (n >= 2, d) pattern matrix, got shape {x.shape}")
+    out, key, tol = _gram_rdm(x, distance)
+    close = _near_ties(key, tol)
+    if close.any():
+        _exact_pairs(x, distance, close, out)
+    return out
+
+
+def _gram_rdm(x: np.ndarray, distance: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """(distances, ordering key, tie tolerance on the key) from one Gram matrix."""
     iu, ju = np.triu_indices(x.shape[0], k=1)
     if distance == "euclidean":
         x = x - x.mean(axis=0)  # translation-invariant; reduces cancellation in the Gram form
         sq = np.einsum("ij,ij->i", x, x)
         gram = x @ x.T
-        d2 = sq[iu] + sq[ju] - 2.0 * gram[iu, ju]
-        return np.sqrt(np.maximum(d2, 0.0))
+        d2 = np.maximum(sq[iu] + sq[ju] - 2.0 * gram[iu, ju], 0.0)
+        return np.sqrt(d2), d2, TIE_TOL * float(np.max(sq, initial=0.0))
     if distance == "correlation":
         x = x - x.mean(axis=1, keepdims=True)
     norms = np.sqrt(np.einsum("ij,ij->i", x, x))
     with np.errstate(invalid="ignore", divide="ignore"):
         x = x / norms[:, None]
     sim = x @ x.T
-    return 1.0 - np.clip(sim[iu, ju], -1.0, 1.0)
+    out = 1.0 - np.clip(sim[iu, ju], -1.0, 1.0)
+    return out, out, TIE_TOL
+
+
+def _near_ties(key: np.ndarray, tol: float) -> np.ndarray:
+    """bool (M,): entries within ``tol`` of their neighbour in sorted order (NaN never counts)."""
+    order = np.argsort(key, kind="stable")
+    gaps = np.diff(key[order]) <= tol
+    close = np.zeros(key.size, dtype=bool)
+    close[order[:-1][gaps]] = True
+    close[order[1:][gaps]] = True
+    return close
+
+
+def _exact_pairs(x: np.ndarray, distance: str, close: np.ndarray, out: np.ndarray) -> None:
+    """Overwrite, in ``out``, every pair among the rows of the ``close`` entries with scipy's pdist."""
+    from scipy.spatial.distance import pdist
+
+    n = x.shape[0]
+    iu, ju = np.triu_indices(n, k=1)
+    rows = np.unique(np.concatenate([iu[close], ju[close]]))
+    si, sj = np.triu_indices(rows.size, k=1)
+    i, j = rows[si], rows[sj]  # i < j, as rows is sorted
+    out[n * i - i * (i + 1) // 2 + (j - i - 1)] = pdist(x[rows], distance)
 
 
 def rdms(vectors: np.ndarray, distance: str = "correlation") -> np.ndarray:
@@ -206,19 +255,21 @@ def concept_vectors(keys: pd.DataFrame, hidden: np.ndarray, concepts: tuple[str,
 
     Returns
     -------
-    float32 (n_concepts, L + 1, H); NaN rows for concepts with no stimulus.
+    float32 (n_concepts, L + 1, H); NaN rows for concepts with no stimulus. Each mean is numpy's
+    float32 ``mean(axis=0)`` of the concept's rows in ``keys`` order (the paper's arithmetic: a
+    sequential sum, then one division), so concepts with the same embeddings in the same order get
+    exactly equal vectors.
     """
     hidden = np.asarray(hidden, dtype=np.float32)
     if len(keys) != hidden.shape[0]:
         raise ParameterError(f"{len(keys)} stimulus keys for {hidden.shape[0]} embeddings")
     index = {c: i for i, c in enumerate(concepts)}
-    rows = keys["concept"].map(index)
-    ok = rows.notna().to_numpy()
-    rows = rows[ok].astype(int).to_numpy()
-    flat = hidden[ok].reshape(int(ok.sum()), -1)
-    counts = np.bincount(rows, minlength=len(concepts)).astype(np.float64)
-    weights = np.zeros((len(concepts), len(rows)), dtype=np.float32)
-    weights[rows, np.arange(len(rows))] = 1.0 / counts[rows]
-    out = weights @ flat  # float32: a mean of a few rows, no precision issue
-    out[counts == 0] = np.nan
-    return out.reshape((len(concepts),) + hidden.shape[1:])
+    rows = keys["concept"].map(index).to_numpy(dtype=np.float64)
+    out = np.full((len(concepts),) + hidden.shape[1:], np.nan, dtype=np.float32)
+    ok = np.flatnonzero(~np.isnan(rows))
+    order = ok[np.argsort(rows[ok], kind="stable")]  # grouped by concept, keys order within a concept
+    groups = rows[order].astype(np.int64)
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]]) if order.size else np.zeros(0, int)
+    for start, stop in zip(starts, np.r_[starts[1:], order.size], strict=True):
+        out[groups[start]] = hidden[order[start:stop]].mean(axis=0)
+    return out

@@ -36,17 +36,10 @@ class ROISet:
 
 
 def load_rois(spec: str, tsv: str | None = None):
-    """``paper`` -> the paper's three ROIs (Glasser MNI); otherwise a NIfTI label map path (+ TSV)."""
-    if spec == "paper":
-        from core.atlas.rois import paper_rois
+    """The ROI label volume of a ``rois=`` spec (see :func:`core.atlas.specs.resolve_rois`)."""
+    from core.atlas.specs import resolve_rois
 
-        return paper_rois()
-    from core.atlas.rois import load_roi_map
-
-    path = Path(spec).expanduser()
-    if not path.is_file():
-        raise DataError(path, "ROI map not found (rois=paper or a NIfTI label volume)")
-    return load_roi_map(path, tsv or None)
+    return resolve_rois(spec, tsv or None)
 
 
 def significant_voxels(results_dir: str | Path | None, participant: str, geometry) -> np.ndarray:

@@ -59,8 +59,8 @@ class RSAResult:
 
 def run_rsa(participants: list[ParticipantRDMs], comparison: str = "spearman", layer: str | int = "select",
             baseline: str = "permutation", n_permutations: int = 10_000, seed: int | None = 0,
-            scheme: str = "product", progress: ProgressFn = no_progress,
-            cancel: CancelToken | None = None) -> RSAResult:
+            scheme: str = "independent", progress: ProgressFn = no_progress,
+            cancel: CancelToken | None = None, device: str = "cpu") -> RSAResult:
     """Compare every brain RDM with every model layer, test, select layers and summarise the group.
 
     Parameters
@@ -69,6 +69,8 @@ def run_rsa(participants: list[ParticipantRDMs], comparison: str = "spearman", l
     baseline : ``permutation`` (a null of ``n_permutations`` concept relabelings, one-sided p per
         participant x ROI x setting) or ``single_shuffle`` (the paper's one shuffle of the brain rows,
         ``df.sample(frac=1, random_state=seed)``; no p per participant).
+    scheme : ``independent`` (exact) or ``product`` (see :mod:`core.analyses.rsa_stats`).
+    device : where the ``independent`` null runs (``cpu``, ``cuda``, ``auto``; torch on a GPU).
     """
     if baseline not in BASELINES:
         raise ParameterError(f"unknown baseline {baseline!r}; choose from {', '.join(BASELINES)}")
@@ -80,7 +82,8 @@ def run_rsa(participants: list[ParticipantRDMs], comparison: str = "spearman", l
     for p_i, part in enumerate(participants):
         check_cancel(cancel)
         step = sub_progress(progress, p_i / len(participants), (p_i + 1) / len(participants))
-        rows.extend(_participant_rows(part, comparison, layer, n_perm, seed, scheme, null_sums, step, cancel))
+        rows.extend(_participant_rows(part, comparison, layer, n_perm, seed, scheme, null_sums, step, cancel,
+                                      device))
     scores = pd.DataFrame(rows)
     scores = _mark_selection(scores, layer)
     group = _group_table(scores, layer, null_sums, len(participants))
@@ -97,7 +100,7 @@ def _layers(n_states: int, layer: str | int) -> np.ndarray:
     return np.array([layer])
 
 
-def _participant_rows(part, comparison, layer, n_perm, seed, scheme, null_sums, progress, cancel):
+def _participant_rows(part, comparison, layer, n_perm, seed, scheme, null_sums, progress, cancel, device):
     rois = list(part.brain)
     brain = np.stack([part.brain[r] for r in rois])
     n = n_from_pairs(brain.shape[1])
@@ -113,7 +116,8 @@ def _participant_rows(part, comparison, layer, n_perm, seed, scheme, null_sums, 
     shuffled = compare_many(permute_condensed(brain, paper_shuffle(n, seed or 0)), models, comparison)
     if n_perm:
         perms = make_concept_permutations(n, n_perm, seed, scheme)
-        null = permutation_null(brain, models, perms, comparison, progress, cancel)  # (R, N, K)
+        # all ROIs x (model, condition, pooling, layer) settings of the participant in one pass: (R, N, K)
+        null = permutation_null(brain, models, perms, comparison, progress, cancel, device=device)
         p = permutation_p(rho, null)
         null_mean = null.mean(axis=1, dtype=np.float64)
         q95 = np.quantile(null, 0.95, axis=1)

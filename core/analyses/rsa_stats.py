@@ -6,18 +6,20 @@ computed once, :func:`core.analyses.rsa.unit_scores`), so ``rho(pi) = <a o pi, b
 
 Two ways to draw ``n_permutations`` relabelings (both seeded):
 
-``product`` (default)
+``independent`` (default)
+    ``N`` independent uniform permutations (:func:`core.stats.permutation.make_permutations`): the
+    exact Monte Carlo permutation test (each null value and the observed one are exchangeable, so
+    ``(1 + #{null >= observed}) / (1 + N)`` is a valid p-value). The relabelled pairs are read from
+    the brain scores by a compiled kernel, all ROIs x models of a participant in one pass
+    (:mod:`core.analyses.rsa_kernels`: numba on the CPU, torch on a GPU).
+``product``
     Draw ``S`` and ``T`` independent uniform permutations ``sigma_s``, ``tau_t`` (``S * T >= N``) and use
     every composition ``pi = sigma_s o tau_t``. Because ``<a o sigma o tau, b> = <a o sigma, b o tau^-1>``,
     the whole null is one matrix product of ``S`` gathered brain-score vectors with ``T`` gathered
-    model-score vectors: ``O(N M)`` multiply-adds in BLAS instead of ``N`` gathers of ``M`` entries.
-    Each composition is a uniform random permutation, and any two of them are independent (if they
-    share ``sigma``, ``sigma o tau`` and ``sigma o tau'`` are independent uniform permutations given
-    ``sigma``), so the Monte Carlo p-value has the same mean and the same variance as with ``N``
-    independent draws. Triples are not independent.
-``independent``
-    ``N`` independent uniform permutations (:func:`core.stats.permutation.make_permutations`), each
-    applied by an index gather; about 10x slower.
+    model-score vectors. Each composition is a uniform random permutation and any two are independent,
+    so the Monte Carlo p-value has the mean and variance of ``N`` independent draws, but the set is
+    neither a group nor independent draws (triples are dependent): the exactness argument of a
+    permutation p-value does not hold. Kept for comparison with earlier results; CPU (BLAS) only.
 
 Kendall's tau-a is not a dot product of fixed scores; its null loops over the permutations (one
 O(M log M) tau-a per permutation and model), which is much slower.
@@ -25,8 +27,6 @@ O(M log M) tau-a per permutation and model), which is much slower.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,12 +34,14 @@ import pandas as pd
 from scipy import stats
 
 from core.analyses.rsa import COMPARISONS, check_choice, kendall_tau_a, n_from_pairs, square, unit_scores
+from core.analyses.rsa_kernels import gather_numpy, independent_null, single_thread_blas, square_scores
+from core.backend import resolve_device, select_backend
 from core.errors import ParameterError
 from core.progress import CancelToken, ProgressFn, check_cancel, no_progress
 from core.stats.permutation import make_permutations, p_from_counts
 
-SCHEMES = ("product", "independent")
-CHUNK_BYTES = 64 << 20  # bound on each temporary gather block (float32)
+SCHEMES = ("independent", "product")
+CHUNK_BYTES = 64 << 20  # bound on each temporary gather block of the product scheme (float32)
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ class ConceptPermutations:
 
 
 def make_concept_permutations(n_concepts: int, n_permutations: int = 10_000, seed: int | None = 0,
-                              scheme: str = "product") -> ConceptPermutations:
+                              scheme: str = "independent") -> ConceptPermutations:
     """Draw a seeded set of concept relabelings (see the module docstring for the two schemes)."""
     check_choice(scheme, SCHEMES, "permutation scheme")
     if n_permutations < 1:
@@ -99,37 +101,10 @@ def permute_condensed(condensed: np.ndarray, perm: np.ndarray) -> np.ndarray:
     return condensed[..., index[perm[iu], perm[ju]]]
 
 
-def _gather(scores_sq: np.ndarray, perms: np.ndarray, iu: np.ndarray, ju: np.ndarray) -> np.ndarray:
-    """Condensed scores of every RDM in ``scores_sq`` (R, n, n) under every permutation (P, n):
-    float32 (R, P, M)."""
-    n = scores_sq.shape[-1]
-    flat = perms[:, iu].astype(np.int64) * n + perms[:, ju]
-    return np.stack([sq.ravel()[flat] for sq in scores_sq])
-
-
-@functools.lru_cache(maxsize=1)
-def _blas_controller():
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return None
-    return ThreadpoolController()
-
-
-def _single_thread_blas(work: float):
-    """BLAS limited to one thread for ``work`` multiply-adds or more: the null's products are short and
-    wide (e.g. 100 x 16,110 x 100) and a multi-threaded OpenBLAS spends more on waking and spinning
-    threads than it saves (measured on a loaded 2-core machine: 1.0 s with 2 threads vs 0.005-0.025 s
-    with one). Small problems skip the (millisecond) thread-pool inspection."""
-    controller = _blas_controller() if work >= 1e7 else None
-    if controller is None:
-        return contextlib.nullcontext()
-    return controller.limit(limits=1, user_api="blas")
-
-
 def permutation_null(brain: np.ndarray, models: np.ndarray, perms: ConceptPermutations,
                      comparison: str = "spearman", progress: ProgressFn = no_progress,
-                     cancel: CancelToken | None = None) -> np.ndarray:
+                     cancel: CancelToken | None = None, backend: str = "auto",
+                     device: str = "cpu") -> np.ndarray:
     """Null comparisons of relabelled brain RDMs with fixed model RDMs.
 
     Parameters
@@ -138,11 +113,13 @@ def permutation_null(brain: np.ndarray, models: np.ndarray, perms: ConceptPermut
     models : (K, M) condensed model RDMs (e.g. one per layer).
     perms : the relabelings (the same for every brain RDM, so a maximum over models or an average over
         ROIs keeps its joint null).
+    backend, device : array backend of the ``independent`` scheme (:func:`core.backend.select_backend`:
+        ``auto`` = torch on a GPU, numba on the CPU); ``product`` and Kendall's tau-a run on the CPU.
 
     Returns
     -------
     float32 (R, N, K): ``compare(brain[r] o pi_k, models[j])``. Memory: temporaries are chunked to about
-    64 MB (float32 gathers) besides the (R, N, K) result.
+    64 MB (512 MB on a GPU) besides the (R, N, K) result.
     """
     check_choice(comparison, COMPARISONS, "comparison")
     brain = np.atleast_2d(np.asarray(brain, dtype=np.float64))
@@ -152,42 +129,35 @@ def permutation_null(brain: np.ndarray, models: np.ndarray, perms: ConceptPermut
         raise ParameterError("brain RDMs, model RDMs and permutations must cover the same concepts")
     if comparison == "kendall_tau_a":
         return _null_loop(brain, models, perms, progress, cancel)
-    with _single_thread_blas(float(brain.shape[0]) * models.shape[0] * perms.n_permutations * brain.shape[1]):
-        return _null_products(brain, models, perms, comparison, progress, cancel)
+    a = unit_scores(brain, comparison)
+    b = unit_scores(models, comparison)
+    if perms.right is None:
+        device = resolve_device(device)
+        return independent_null(a, b, perms.left, select_backend(backend, device), device, progress, cancel)
+    with single_thread_blas(float(brain.shape[0]) * models.shape[0] * perms.n_permutations * brain.shape[1]):
+        return _null_product(a.astype(np.float32), b.astype(np.float32), perms, progress, cancel)
 
 
-def _null_products(brain, models, perms, comparison, progress, cancel) -> np.ndarray:
+def _null_product(a, b, perms, progress, cancel) -> np.ndarray:
     n = perms.n_concepts
-    a = unit_scores(brain, comparison).astype(np.float32)
-    b = unit_scores(models, comparison).astype(np.float32)
-    a_sq = np.stack([square(x) for x in a])
+    a_sq = square_scores(a)
     iu, ju = np.triu_indices(n, k=1)
     m = iu.size
     r, k, big_n = a.shape[0], b.shape[0], perms.n_permutations
-    out = np.empty((r, big_n, k), dtype=np.float32)
-    if perms.right is None:
-        chunk = max(1, CHUNK_BYTES // (4 * m * r))
-        for start in range(0, big_n, chunk):
-            check_cancel(cancel)
-            block = _gather(a_sq, perms.materialize(start, start + chunk), iu, ju)  # (R, c, M)
-            out[:, start:start + block.shape[1]] = block @ b.T
-            progress(min(1.0, (start + chunk) / big_n), "permutations")
-        return out
     s, t = perms.left.shape[0], perms.right.shape[0]
-    left = _gather(a_sq, perms.left, iu, ju).reshape(r * s, m)  # brain o sigma_s
+    left = gather_numpy(a_sq, perms.left, iu, ju).reshape(r * s, m)  # brain o sigma_s
     inv = np.argsort(perms.right, axis=1).astype(np.int32)
-    b_sq = np.stack([square(x) for x in b])
+    b_sq = square_scores(b)
     full = np.empty((r, s, t, k), dtype=np.float32)
     chunk = max(1, CHUNK_BYTES // (4 * m * t))
     for start in range(0, k, chunk):
         check_cancel(cancel)
-        right = _gather(b_sq[start:start + chunk], inv, iu, ju)  # (Kc, T, M): model o tau_t^-1
+        right = gather_numpy(b_sq[start:start + chunk], inv, iu, ju)  # (Kc, T, M): model o tau_t^-1
         kc = right.shape[0]
         prod = left @ right.reshape(kc * t, m).T  # (R*S, Kc*T)
         full[..., start:start + kc] = prod.reshape(r, s, kc, t).transpose(0, 1, 3, 2)
         progress(min(1.0, (start + kc) / k), "permutations")
-    out[:] = full.reshape(r, s * t, k)[:, :big_n]
-    return out
+    return np.ascontiguousarray(full.reshape(r, s * t, k)[:, :big_n])
 
 
 def _null_loop(brain, models, perms, progress, cancel) -> np.ndarray:

@@ -14,9 +14,8 @@ import numpy as np
 import pandas as pd
 
 from core.analyses.cv import Folds
-from core.analyses.encoding import ChosenScores, LayerScores, layer_scores, score_with_choice
+from core.analyses.encoding import ChosenScores, LayerScores, item_ranks, layer_scores, score_with_choice
 from core.analyses.ridge import PAPER_ALPHAS
-from core.data.concepts import load_concepts
 from core.progress import CancelToken, ProgressFn, check_cancel, no_progress, sub_progress
 
 SELECTIONS = ("paper", "nested")
@@ -86,13 +85,7 @@ def group_average(
     keys_list[i] : DataFrame(concept, stimulus_idx); values_list[i] : (n_items_i, T) in a common target
     space (NaN where a participant lacks a target). Returns (keys, float32 (n_union, T)).
     """
-    order = {c: i for i, c in enumerate(load_concepts())}
-
-    def rank(keys: pd.DataFrame) -> np.ndarray:
-        idx = keys["stimulus_idx"].fillna(0).astype(np.int64).to_numpy()
-        return keys["concept"].map(order).to_numpy(np.int64) * 1000 + idx
-
-    ranks = [rank(k) for k in keys_list]
+    ranks = [item_ranks(k) for k in keys_list]
     union, first_src = np.unique(np.concatenate(ranks), return_index=True)
     all_keys = pd.concat(keys_list, ignore_index=True).iloc[first_src].reset_index(drop=True)
     T = values_list[0].shape[1]

@@ -1,9 +1,17 @@
-"""Whole-brain area analysis (method.md §3.6, Fig. 3).
+"""Whole-brain area analysis (method.md §3.6; the paper's Fig. 3 and its Fig. 9 variants).
 
-Per Glasser area: mean (± SEM) of fold-averaged encoding r over all (participant x model) entries;
-area consistency = the mean of the group probabilistic consistency map (fraction of participants whose
-voxel is significant, in both halves where split results exist) over the area's voxels; the statistic
-is the Pearson correlation across areas between the two, per paradigm.
+Per area: mean (± SEM) of fold-averaged encoding r over all (participant x model) entries. Area
+consistency is the paper's (``figures.py``, ``plot_brain_encoding_whole_brain``): the mean of the group
+probabilistic consistency map (fraction of participants whose voxel is significant, in both halves
+where split results exist) over **every** voxel of the area on the data grid, the map being 0 wherever
+no participant is significant or there are no data; the atlas is put on the data grid by nearest
+neighbour, as the paper's ``resample_to_img(..., interpolation='nearest')`` onto its brain-mask grid.
+The statistic is the Pearson correlation across areas between the two, per paradigm.
+
+Fig. 9 variants: the raw area C (``use_raw_consistency_metric``: C of area-averaged responses per
+participant, :func:`core.analyses.consistency_areas.area_consistency`, averaged over participants) and
+the ceiling-normalised predictivity (``divide_by_noise_ceiling``: each entry's r divided by the area's
+noise ceiling before the mean over participants x models).
 """
 
 from __future__ import annotations
@@ -12,17 +20,21 @@ import numpy as np
 import pandas as pd
 from scipy.stats import pearsonr
 
+from core.atlas.labels import LabelVolume
+from core.data.geometry import VoxelGeometry
 from core.errors import DataError
 
 
-def area_predictivity(scores: pd.DataFrame) -> pd.DataFrame:
-    """Per (paradigm, area): mean_r, sem_r, n over (participant x model) fold-mean r.
+def area_predictivity(scores: pd.DataFrame, value: str = "r") -> pd.DataFrame:
+    """Per (paradigm, area): mean_r, sem_r, n over (participant x model) fold-mean values.
 
-    scores : rows with columns participant, model, target (area name), r, fold[, paradigm].
+    scores : rows with columns participant, model, target (area name), ``value``[, fold, paradigm].
+    value : the column averaged, e.g. ``r`` or ``r_normalised`` (r / noise ceiling); NaN entries are
+        left out of the mean, the SEM and n.
     """
     keys = [k for k in ("paradigm",) if k in scores] + ["target"]
-    per_entry = scores.groupby(keys + ["participant", "model"], as_index=False)["r"].mean()
-    g = per_entry.groupby(keys)["r"]
+    per_entry = scores.groupby(keys + ["participant", "model"], as_index=False)[value].mean()
+    g = per_entry.groupby(keys)[value]
     out = g.agg(mean_r="mean", n="count").reset_index()
     out["sem_r"] = g.sem().to_numpy()
     return out.rename(columns={"target": "area"})
@@ -32,7 +44,7 @@ def probabilistic_map(consistency_voxels: pd.DataFrame) -> pd.DataFrame:
     """Group probabilistic map from a consistency_voxels.csv table: (i, j, k, x, y, z, p_sig).
 
     Uses ``replicated`` (significant in both halves, the paper's criterion) where present, else
-    ``significant``.
+    ``significant``; the denominator is the number of participants in the table.
     """
     column = "replicated" if "replicated" in consistency_voxels else "significant"
     if column not in consistency_voxels:
@@ -45,30 +57,93 @@ def probabilistic_map(consistency_voxels: pd.DataFrame) -> pd.DataFrame:
     return g
 
 
-def area_consistency(prob: pd.DataFrame, area_of_voxel: np.ndarray, names: dict[int, str]) -> pd.DataFrame:
-    """Mean probabilistic consistency per area: (area, consistency, n_voxels).
+def probabilistic_volume(prob: pd.DataFrame, shape: tuple[int, int, int]) -> np.ndarray:
+    """The map of :func:`probabilistic_map` as a dense volume float64 ``shape``, 0 where it has no row
+    (as the paper's map, whose non-significant and out-of-mask voxels are 0)."""
+    ijk = prob[["i", "j", "k"]].to_numpy(dtype=np.int64)
+    if len(ijk) and (ijk.min() < 0 or np.any(ijk.max(axis=0) >= np.asarray(shape))):
+        raise DataError("consistency_voxels.csv", f"voxel indices fall outside the data grid {tuple(shape)}; "
+                        "was the consistency run made on another dataset?")
+    out = np.zeros(shape, np.float64)
+    out[tuple(ijk.T)] = prob["p_sig"].to_numpy(dtype=np.float64)
+    return out
 
-    area_of_voxel : int label per row of ``prob`` (0 = none); names : label -> area name.
+
+def labels_on_grid(atlas: LabelVolume, shape: tuple[int, int, int], affine: np.ndarray) -> np.ndarray:
+    """Atlas labels on every voxel of a grid, int32 ``shape``: the atlas voxel nearest each centre."""
+    full = VoxelGeometry(np.ones(shape, bool), affine)
+    return atlas.sample(full).reshape(shape)
+
+
+def area_consistency(prob, area_of_voxel: np.ndarray, names: dict[int, str]) -> pd.DataFrame:
+    """Mean probabilistic consistency per area over the voxels given: (area, label, consistency, n_voxels).
+
+    prob : DataFrame with ``p_sig`` (one row per voxel) or an array of values (any shape).
+    area_of_voxel : int label per value (same size; 0 = none); names : label -> area name.
+    For the paper's definition pass every voxel of the data grid, 0 where the map has no value
+    (:func:`paper_area_consistency`). Areas in label order.
     """
-    labels = np.asarray(area_of_voxel)
-    frame = pd.DataFrame({"label": labels, "p": prob["p_sig"].to_numpy()})
-    frame = frame[frame["label"] != 0]
-    g = frame.groupby("label")["p"].agg(["mean", "size"]).reset_index()
-    return pd.DataFrame({"area": [names.get(int(lab), str(lab)) for lab in g["label"]],
-                         "consistency": g["mean"].to_numpy(), "n_voxels": g["size"].to_numpy()})
+    values = prob["p_sig"].to_numpy() if isinstance(prob, pd.DataFrame) else np.asarray(prob)
+    values = np.asarray(values, np.float64).ravel()
+    labels = np.asarray(area_of_voxel).ravel().astype(np.int64)
+    if labels.shape != values.shape:
+        raise ValueError(f"{labels.size} labels for {values.size} values")
+    counts = np.bincount(labels, minlength=1)
+    sums = np.bincount(labels, weights=values, minlength=len(counts))
+    ids = np.flatnonzero(counts)
+    ids = ids[ids != 0]
+    return pd.DataFrame({"area": [names.get(int(lab), str(lab)) for lab in ids], "label": ids,
+                         "consistency": sums[ids] / counts[ids], "n_voxels": counts[ids]})
+
+
+def paper_area_consistency(prob: pd.DataFrame, grid: VoxelGeometry, atlas: LabelVolume) -> pd.DataFrame:
+    """The paper's area consistency: the dense probabilistic map on ``grid``'s whole grid (0 outside
+    the table) averaged over every grid voxel the atlas (nearest neighbour) gives to the area."""
+    volume = probabilistic_volume(prob, grid.shape)
+    return area_consistency(volume, labels_on_grid(atlas, grid.shape, grid.affine), atlas.name_of())
+
+
+def raw_area_c(dataset, pids, atlas: LabelVolume) -> pd.DataFrame:
+    """Raw area C (the paper's ``use_raw_consistency_metric``): per participant, C of the area-averaged
+    responses (:func:`core.analyses.consistency_areas.area_consistency`, all trials, all paradigms of
+    the dataset), then the mean over participants (NaN-skipping, as pandas' ``groupby().mean()``).
+
+    Returns DataFrame(area, label, C_area, n_participants), areas in label order.
+    """
+    from core.analyses.consistency_areas import area_consistency as c_of_areas
+
+    values: dict[int, list[float]] = {}
+    for pid in pids:
+        data = dataset.participant(pid)
+        try:
+            labels = atlas.sample(data.geometry)
+            ids = np.unique(labels[labels != 0])
+            for lab, c in zip(ids, c_of_areas(data, labels, ids, dataset.concepts), strict=True):
+                values.setdefault(int(lab), []).append(float(c))
+        finally:
+            data.release()
+    names = atlas.name_of()
+    rows = []
+    for lab in sorted(values):
+        v = np.asarray(values[lab])
+        ok = np.isfinite(v)
+        rows.append({"area": names.get(lab, str(lab)), "label": lab,
+                     "C_area": float(v[ok].mean()) if ok.any() else np.nan, "n_participants": int(ok.sum())})
+    return pd.DataFrame(rows, columns=["area", "label", "C_area", "n_participants"])
 
 
 def wholebrain_table(predictivity: pd.DataFrame, consistency: pd.DataFrame) -> pd.DataFrame:
-    """Join predictivity (paradigm, area, mean_r, sem_r, n) with area consistency (area, consistency)."""
+    """Join predictivity (paradigm, area, mean_r, sem_r, n) with area consistency (area, ...)."""
     return predictivity.merge(consistency, on="area", how="inner")
 
 
-def wholebrain_correlation(table: pd.DataFrame) -> pd.DataFrame:
-    """Pearson r across areas between consistency and mean_r, per paradigm: (paradigm, r, p, n_areas)."""
+def wholebrain_correlation(table: pd.DataFrame, x: str = "consistency", y: str = "mean_r") -> pd.DataFrame:
+    """Pearson r across areas between ``x`` and ``y``, per paradigm: (paradigm, r, p, n_areas)."""
     rows = []
     groups = table.groupby("paradigm") if "paradigm" in table else [("all", table)]
     for paradigm, sub in groups:
-        sub = sub.dropna(subset=["consistency", "mean_r"])
-        r, p = (pearsonr(sub["consistency"], sub["mean_r"]) if len(sub) >= 3 else (np.nan, np.nan))
+        sub = sub.replace([np.inf, -np.inf], np.nan).dropna(subset=[x, y])
+        ok = len(sub) >= 3 and np.ptp(sub[x]) > 0 and np.ptp(sub[y]) > 0
+        r, p = pearsonr(sub[x], sub[y]) if ok else (np.nan, np.nan)
         rows.append({"paradigm": paradigm, "r": float(r), "p": float(p), "n_areas": len(sub)})
     return pd.DataFrame(rows)

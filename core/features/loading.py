@@ -37,6 +37,7 @@ class LoadedModel:
     dtype: str
     model_id: str
     revision: str | None
+    attention: str = ""  # the attention implementation in use (sdpa, eager, flash_attention_2, ...)
 
 
 def torch_dtype(dtype: str):
@@ -120,6 +121,49 @@ def _classes(family: str):
     return tf.AutoModel, text
 
 
+def attention_choices(device: str, dtype: str) -> tuple[str, ...]:
+    """Attention implementations to try, fastest first: FlashAttention 2 on CUDA in half precision when
+    the ``flash_attn`` package is installed, then PyTorch's fused ``sdpa``, then ``eager`` (always there).
+    """
+    import importlib.util
+
+    choices = ["sdpa", "eager"]
+    if device.startswith("cuda") and dtype != "float32" and importlib.util.find_spec("flash_attn"):
+        choices.insert(0, "flash_attention_2")
+    return tuple(choices)
+
+
+def _unsupported_attention(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "attn" in text or "attention" in text or "flash" in text or "sdpa" in text
+
+
+def _from_pretrained(model_cls, source: str, dtype: str, device: str, kwargs: dict):
+    """Load with the fastest attention implementation the model supports (see :func:`attention_choices`)."""
+    choices = attention_choices(device, dtype)
+    for k, attention in enumerate(choices):
+        try:
+            try:
+                return model_cls.from_pretrained(
+                    source, dtype=torch_dtype(dtype), attn_implementation=attention, **kwargs
+                )
+            except TypeError as exc:  # transformers < 4.56 names it torch_dtype
+                if "dtype" not in str(exc):
+                    raise
+                return model_cls.from_pretrained(
+                    source, torch_dtype=torch_dtype(dtype), attn_implementation=attention, **kwargs
+                )
+        except (ValueError, ImportError) as exc:
+            if k == len(choices) - 1 or not _unsupported_attention(exc):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def attention_of(model: Any) -> str:
+    """The attention implementation a loaded model uses (``""`` when it does not say)."""
+    return str(getattr(model.config, "_attn_implementation", "") or "")
+
+
 @lru_cache(maxsize=2)
 def _load(spec: ModelSpec, device: str, dtype: str, trust_remote_code: bool) -> LoadedModel:
     offline = ensure_offline()
@@ -141,7 +185,7 @@ def _load(spec: ModelSpec, device: str, dtype: str, trust_remote_code: bool) -> 
         if spec.revision:
             kwargs["revision"] = spec.revision
     try:
-        model = model_cls.from_pretrained(source, dtype=torch_dtype(dtype), **kwargs)
+        model = _from_pretrained(model_cls, source, dtype, device, kwargs)
         tokenizer, processor = load_prep(source, **kwargs)
     except OSError as exc:
         if local:
@@ -161,7 +205,9 @@ def _load(spec: ModelSpec, device: str, dtype: str, trust_remote_code: bool) -> 
     model_id, revision = model_identity(spec)
     if revision is None and not local:
         revision = getattr(model.config, "_commit_hash", None)
-    return LoadedModel(spec, model, tokenizer, processor, device, dtype, model_id, revision)
+    return LoadedModel(
+        spec, model, tokenizer, processor, device, dtype, model_id, revision, attention_of(model)
+    )
 
 
 def load_model(
@@ -208,4 +254,4 @@ def wrap_loaded(
         getattr(model.config, "hidden_size", None),
         display=ident,
     )
-    return LoadedModel(spec, model, tok, processor, dev, dtype, ident, None)
+    return LoadedModel(spec, model, tok, processor, dev, dtype, ident, None, attention_of(model))

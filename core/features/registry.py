@@ -18,6 +18,11 @@ from core.errors import ModelNotFoundError
 
 POOLINGS = ("last_tok", "mean", "first_tok")
 
+#: the paper's candidate poolings for ``pooling=select`` per family (lm_utils.MODEL_CONFIGS: every
+#: model ``last_tok`` and ``mean``, FLAVA also ``first_tok``), in the paper's order
+SELECT_POOLINGS = {"flava": ("last_tok", "first_tok", "mean")}
+DEFAULT_SELECT_POOLINGS = ("last_tok", "mean")
+
 #: families with their own input path; everything else is a plain text transformer
 VLM_FAMILIES = ("qwen2_5_vl", "llava", "flava")
 
@@ -62,6 +67,11 @@ class ModelSpec:
     @property
     def is_vlm(self) -> bool:
         return self.family in VLM_FAMILIES
+
+    @property
+    def select_poolings(self) -> tuple[str, ...]:
+        """The candidates of ``pooling=select``: the paper's for this model's family (method.md §3.3)."""
+        return SELECT_POOLINGS.get(self.family, DEFAULT_SELECT_POOLINGS)
 
     @property
     def loader(self) -> str:
@@ -242,6 +252,7 @@ def describe_models() -> list[dict]:
             "n_layers": s.n_layers,
             "hidden": s.hidden,
             "poolings": ",".join(s.poolings),
+            "select_poolings": ",".join(s.select_poolings),
             "loader": s.loader,
             "vlm": s.is_vlm,
             "display": s.display,

@@ -7,8 +7,12 @@ Inputs per stimulus, as in the paper:
 
 Each item is encoded on its own (no padding), items are sorted by length and batched, token
 sequences are right-padded and pooled with the attention mask, so batching does not change results.
+Text-only rows are batched by the token budget (:mod:`core.features.batching`); rows with an image
+by ``batch_size`` (default :data:`IMAGE_BATCH`), as their token count is known only once processed.
 For LLaVA and Qwen2.5-VL the hidden states are the language model's (image tokens included in
-``mean``). FLAVA gives 15 states per input:
+``mean``): image rows go through the image + text forward, text-only rows straight through the bare
+text decoder; both are found by attribute whatever the transformers version
+(:mod:`core.features.vlm_parts`). FLAVA gives 15 states per input:
 - text only: the 13 text-encoder hidden states, ``text_embeddings`` (final-norm output) and the
   text projection of it (``get_text_features``);
 - text + image: for each of the 13 layers the average of the pooled text and pooled image states,
@@ -26,13 +30,26 @@ from typing import Any
 import numpy as np
 
 from core.errors import DataError, ParameterError
-from core.features.extract import length_batches, no_image, pad_right, store_pooled
+from core.features.batching import (
+    budget_batches,
+    forward_kwargs,
+    length_batches,
+    model_dims,
+    no_image,
+    pad_right,
+    pad_token_id,
+    token_budget,
+)
 from core.features.loading import LoadedModel
 from core.features.pooling import pool_hidden
+from core.features.streaming import pool_states
+from core.features.vlm_parts import vlm_parts
 from core.progress import CancelToken, ProgressFn, check_cancel
 
 QWEN_IMAGE = "<|vision_start|><|image_pad|><|vision_end|>"
 LLAVA_IMAGE = "<image>"
+#: texts with an image per forward pass when ``batch_size`` is not given
+IMAGE_BATCH = 16
 
 
 @dataclass
@@ -101,11 +118,6 @@ def _collate(items: list[_Item], pad_id: int, device: str, dtype) -> dict[str, A
     return batch
 
 
-def _language_model(model: Any) -> Any:
-    """The base model of a *ForConditionalGeneration (skips the vocabulary projection)."""
-    return getattr(model, "model", model)
-
-
 def _flava_states(model: Any, batch: dict[str, Any]) -> list[tuple]:
     """FLAVA's 15 states as ``(states, mask, image_states or None, image_mask or None)`` entries."""
     import torch
@@ -143,11 +155,16 @@ def extract_vlm(
     texts: Sequence[str],
     images: Sequence[Any] | None,
     poolings: tuple[str, ...],
-    batch_size: int,
+    batch_size: int | None,
     progress: ProgressFn,
     cancel: CancelToken | None,
+    max_tokens: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Pooled hidden states of a VLM for texts with optional images (see the module docstring)."""
+    """Pooled hidden states of a VLM for texts with optional images (see the module docstring).
+
+    ``batch_size`` caps texts per forward pass (1 = one at a time); ``max_tokens`` is the padded
+    token budget of text-only batches (None = sized from the model and the free memory).
+    """
     import torch
 
     from core.features.loading import torch_dtype
@@ -162,12 +179,20 @@ def extract_vlm(
     n = len(texts)
     has_image = np.array([not no_image(im) for im in images], dtype=bool)
     tok = lm.tokenizer
-    pad_id = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
+    pad_id = pad_token_id(tok)
     dtype = torch_dtype(lm.dtype)
+    parts = None if family == "flava" else vlm_parts(lm.model)
     # length of the text part decides the batches; image and text-only inputs never share a batch
-    lengths = [len(tok(t, add_special_tokens=True)["input_ids"]) for t in texts]
-    groups = [np.flatnonzero(has_image), np.flatnonzero(~has_image)]
-    batches = [g[b] for g in groups if len(g) for b in length_batches([lengths[i] for i in g], batch_size)]
+    lengths = np.array([len(tok(t, add_special_tokens=True)["input_ids"]) for t in texts])
+    with_image, text_only = np.flatnonzero(has_image), np.flatnonzero(~has_image)
+    batches = [with_image[b] for b in length_batches(lengths[with_image], batch_size or IMAGE_BATCH)]
+    if batch_size == 1:
+        batches += [text_only[b] for b in length_batches(lengths[text_only], 1)]
+    elif len(text_only):
+        if max_tokens is None:
+            hidden, layers = model_dims(lm.model)
+            max_tokens = token_budget(hidden, layers, lm.device, dtype.itemsize, keeps_all_states=True)
+        batches += [text_only[b] for b in budget_batches(lengths[text_only], max_tokens, batch_size)]
     out: dict[str, np.ndarray] = {}
     done = 0
     with torch.inference_mode():
@@ -177,14 +202,18 @@ def extract_vlm(
             batch = _collate(items, pad_id, lm.device, dtype)
             if family == "flava":
                 states = _flava_states(lm.model, batch)
-                for p in poolings:
-                    pooled = _pool_flava(states, p)
-                    if p not in out:
-                        out[p] = np.empty((n,) + pooled.shape[1:], np.float32)
-                    out[p][rows] = pooled
+                pooled = {p: _pool_flava(states, p) for p in poolings}
+            elif "pixel_values" in batch:
+                net = parts.multimodal
+                result = net(**batch, **forward_kwargs(net), **parts.multimodal_kwargs)
+                pooled = pool_states(result.hidden_states, batch["attention_mask"], poolings)
             else:
-                result = _language_model(lm.model)(**batch, output_hidden_states=True, use_cache=False)
-                store_pooled(out, result.hidden_states, batch["attention_mask"], poolings, rows, n)
+                result = parts.decoder(**batch, **forward_kwargs(parts.decoder))
+                pooled = pool_states(result.hidden_states, batch["attention_mask"], poolings)
+            for p, values in pooled.items():
+                if p not in out:
+                    out[p] = np.empty((n,) + values.shape[1:], np.float32)
+                out[p][rows] = values
             done += len(rows)
             progress(done / n, f"{lm.spec.key}: {done}/{n} inputs")
     return out

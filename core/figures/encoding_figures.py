@@ -17,6 +17,15 @@ ROI_AREAS = {
 }
 
 
+def paradigm_order(values) -> list:
+    """Distinct paradigms in the paper's order (sentences, pictures, word clouds), others after."""
+    from core.data.concepts import PARADIGMS
+
+    seen = list(dict.fromkeys(values))
+    rank = {p: i for i, p in enumerate(PARADIGMS)}
+    return sorted(seen, key=lambda p: (rank.get(p, len(rank)), seen.index(p)))
+
+
 def _roi_of(area: str) -> int:
     base = area.removesuffix("_ROI")
     for roi, names in ROI_AREAS.items():
@@ -25,33 +34,41 @@ def _roi_of(area: str) -> int:
     return 0
 
 
-def wholebrain_scatter(table: pd.DataFrame, correlations: pd.DataFrame | None = None) -> Figure:
-    """Fig. 3: per paradigm, x = area consistency, y = mean predictivity ± SEM, ROI areas coloured,
-    orange least-squares line, Pearson r in the title."""
-    paradigms = list(dict.fromkeys(table["paradigm"])) if "paradigm" in table else ["all"]
+def wholebrain_scatter(
+    table: pd.DataFrame,
+    correlations: pd.DataFrame | None = None,
+    x: str = "consistency",
+    y: str = "mean_r",
+    yerr: str = "sem_r",
+    xlabel: str = "semantic consistency",
+    ylabel: str = "mean LM predictivity (Pearson r)",
+) -> Figure:
+    """Fig. 3 (and its Fig. 9 variants through ``x``/``y``): per paradigm, x = area consistency, y = mean
+    predictivity ± SEM, ROI areas coloured, orange least-squares line, Pearson r in the title."""
+    paradigms = paradigm_order(table["paradigm"]) if "paradigm" in table else ["all"]
     fig = Figure(figsize=(4.2 * len(paradigms), 4.0), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(paradigms), sharey=True))
     for ax, paradigm in zip(axes, paradigms, strict=True):
         sub = table[table["paradigm"] == paradigm] if "paradigm" in table else table
-        sub = sub.dropna(subset=["consistency", "mean_r"])
+        sub = sub.replace([np.inf, -np.inf], np.nan).dropna(subset=[x, y])
         rois = np.array([_roi_of(a) for a in sub["area"]])
         colours = np.array([ROI_COLOURS.get(r, "0.7") for r in rois], dtype=object)
         order = np.argsort(rois > 0, kind="stable")  # ROI areas drawn on top
-        x, y = sub["consistency"].to_numpy()[order], sub["mean_r"].to_numpy()[order]
-        err = sub["sem_r"].to_numpy()[order] if "sem_r" in sub else None
-        ax.errorbar(x, y, yerr=err, fmt="none", ecolor="0.8", elinewidth=0.6, zorder=1)
-        ax.scatter(x, y, c=list(colours[order]), s=18, edgecolors="none", zorder=2)
-        if len(x) >= 2 and np.ptp(x) > 0:
-            slope, icept = np.polyfit(x, y, 1)
-            grid = np.linspace(x.min(), x.max(), 2)
+        xs, ys = sub[x].to_numpy()[order], sub[y].to_numpy()[order]
+        err = sub[yerr].to_numpy()[order] if yerr in sub else None
+        ax.errorbar(xs, ys, yerr=err, fmt="none", ecolor="0.8", elinewidth=0.6, zorder=1)
+        ax.scatter(xs, ys, c=list(colours[order]), s=18, edgecolors="none", zorder=2)
+        if len(xs) >= 2 and np.ptp(xs) > 0:
+            slope, icept = np.polyfit(xs, ys, 1)
+            grid = np.linspace(xs.min(), xs.max(), 2)
             ax.plot(grid, slope * grid + icept, color="orange", lw=1.5, zorder=3)
         title = str(paradigm).replace("_", " ")
         if correlations is not None and paradigm in set(correlations["paradigm"]):
             r = float(correlations.loc[correlations["paradigm"] == paradigm, "r"].iloc[0])
             title += f"  (r = {r:.2f})"
         ax.set_title(title)
-        ax.set_xlabel("semantic consistency")
-    axes[0].set_ylabel("mean LM predictivity (Pearson r)")
+        ax.set_xlabel(xlabel)
+    axes[0].set_ylabel(ylabel)
     for roi, colour in ROI_COLOURS.items():
         axes[-1].scatter([], [], c=colour, s=18, label=f"ROI {roi}")
     axes[-1].legend(frameon=False, fontsize=8)

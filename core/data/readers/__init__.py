@@ -2,6 +2,8 @@
 
 Each reader module exposes ``NAME``, ``detect(path) -> bool`` and an ``open_*`` function returning a
 :class:`core.data.dataset.Dataset`. Detection order matters: the first reader that claims a path opens it.
+A reader's loader may carry ``ignored``, ``(path, reason)`` pairs of files it saw and did not read
+(:func:`ignored_files`).
 """
 
 from __future__ import annotations
@@ -42,3 +44,9 @@ def open_dataset(path: str | Path) -> Dataset:
             return opener(path)
     names = ", ".join(m.NAME for m, _ in _available())
     raise DataError(path, f"not a recognised dataset (readers tried: {names})")
+
+
+def ignored_files(dataset: Dataset) -> list[dict[str, str]]:
+    """Files the reader saw beside the data and did not read, with the reason: ``[{"path", "reason"}]``
+    (e.g. Pereira ``examples_`` twins and Experiment 2/3 files); empty for most datasets."""
+    return [{"path": str(p), "reason": str(why)} for p, why in getattr(dataset.loader, "ignored", ())]

@@ -6,11 +6,17 @@ The path is the repository root or its ``data/`` folder::
                                                                           (or a plain float .npy X,Y,Z,T)
     data/stimuli/stimuli_order_{pid}_{paradigm}.csv     run, stimulus, concept, stimulus_idx, onset
     data/stimuli/split_{paradigm}.csv                   concept, stimulus_idx, split   (optional)
+    data/stimuli/complang_paradigms_stims.csv           the paper's stimulus texts (or .xlsx; optional)
     data/language_selectivity_nii/{pid}_S-N_contrast.nii[.gz]                        (optional)
 
 Every participant must have every paradigm any participant has. The grid must be the MNI152 2 mm
 grid (91 x 109 x 91). Trials are ordered by run, then onset (GLMsingle's column order, method.md §1.2),
 and take their split half from ``split_{paradigm}.csv``.
+
+Stimulus texts: the paper's wide table ``complang_paradigms_stims.csv`` (preferred; the paper's code
+reads the ``.xlsx`` twin, which holds the same texts) becomes ``Dataset.stimuli`` through
+:func:`core.data.stimuli.read_stimulus_table`, so the language-model analyses run on this layout as on
+the native one. Without either file ``stimuli`` is None.
 
 Voxel mask: the voxels whose betas are finite on every trial and not constant across trials, in every
 paradigm, intersected with the language map's non-NaN voxels when the map is present.
@@ -45,6 +51,7 @@ from core.data.concepts import PARADIGMS
 from core.data.dataset import Dataset, ParticipantData
 from core.data.geometry import MNI_2MM_AFFINE, MNI_2MM_SHAPE, VoxelGeometry
 from core.data.readers.glmsingle import read_glmsingle
+from core.data.stimuli import read_stimulus_table
 from core.data.validate import (
     check_betas_shape,
     check_same_concepts,
@@ -58,6 +65,7 @@ NAME = "release"
 BETAS_DIR = "GLMsingle_outputs"
 BETAS_SUFFIX = "_TYPED_FITHRF_GLMDENOISE_RR.npy"
 CACHE_VERSION = 1
+STIMULUS_TABLES = ("complang_paradigms_stims.csv", "complang_paradigms_stims.xlsx")  # in preference order
 _BETAS_RE = re.compile(r"^(?P<pid>[^_]+)_(?P<token>.+)" + re.escape(BETAS_SUFFIX) + "$")
 _ALIASES = {"wordclouds": "word_clouds", "word-clouds": "word_clouds"}
 
@@ -129,7 +137,16 @@ def open_release(path: Path) -> Dataset:
         paradigms=paradigms,
         participants=tuple(sorted(found)),
         loader=ReleaseLoader(root, frozen),
+        stimuli=read_release_stimuli(root),
     )
+
+
+def read_release_stimuli(root: Path) -> pd.DataFrame | None:
+    """The stimulus table of the layout at ``root`` (the ``data/`` folder): ``stimuli/`` + the first of
+    :data:`STIMULUS_TABLES` present, in the long format of :data:`core.data.stimuli.STIMULUS_COLUMNS`;
+    None when there is none."""
+    path = next((root / "stimuli" / n for n in STIMULUS_TABLES if (root / "stimuli" / n).is_file()), None)
+    return None if path is None else read_stimulus_table(path)
 
 
 # ---------------------------------------------------------------------------------------------- events
@@ -138,7 +155,8 @@ def open_release(path: Path) -> Dataset:
 def read_trial_order(path: Path, split_path: Path | None) -> pd.DataFrame:
     """Trial table of one participant x paradigm: sorted by run then onset, merged with the split file.
 
-    Returns a DataFrame (concept, stimulus_idx Int64, split Int64) with row i = GLMsingle trial i.
+    Returns a DataFrame (concept, stimulus_idx Int64, split Int64[, stimulus str]) with row i =
+    GLMsingle trial i; ``stimulus`` is the file's stimulus path when it has one.
     """
     frame = read_table(path, sep=",")
     for col in ("run", "concept", "stimulus_idx", "onset"):
@@ -156,6 +174,8 @@ def read_trial_order(path: Path, split_path: Path | None) -> pd.DataFrame:
         raise DataError(path, "empty run, onset or stimulus_idx cells")
     events = pd.DataFrame({"concept": normalise_concepts(frame, path), "stimulus_idx": idx,
                            "run": run, "onset": onset})
+    # the stimulus path orders items as the paper's pivot tables do (core.analyses.encoding.make_items)
+    events["stimulus"] = frame["stimulus"].astype(str).to_numpy() if "stimulus" in frame else pd.NA
     if events.duplicated(["run", "onset"]).any():
         raise DataError(path, "two trials share the same run and onset")
     events = events.sort_values(["run", "onset"], kind="stable").reset_index(drop=True)
@@ -169,8 +189,10 @@ def read_trial_order(path: Path, split_path: Path | None) -> pd.DataFrame:
             raise DataError(split_path, f"no split for {row['concept']} stimulus {row['stimulus_idx']} "
                                         f"(trial in {path.name})")
         split = merged["split"].astype("Int64")
-    return pd.DataFrame({"concept": events["concept"], "stimulus_idx": events["stimulus_idx"],
-                         "split": split})
+    out = pd.DataFrame({"concept": events["concept"], "stimulus_idx": events["stimulus_idx"], "split": split})
+    if events["stimulus"].notna().all():
+        out["stimulus"] = events["stimulus"].to_numpy()
+    return out
 
 
 def read_split_table(path: Path) -> pd.DataFrame:
