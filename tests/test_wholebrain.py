@@ -13,11 +13,9 @@ import pytest
 from scipy.stats import pearsonr, sem
 
 from core.analyses.language_network import (
-    LANA_PARCELS,
     assign_areas,
     language_network_summary,
     language_network_table,
-    load_parcels,
 )
 from core.analyses.wholebrain import (
     area_consistency,
@@ -30,6 +28,7 @@ from core.analyses.wholebrain import (
     wholebrain_correlation,
 )
 from core.atlas.labels import LabelVolume
+from core.atlas.specs import LANA_PARCELS, resolve_parcels
 from core.data.concepts import PARADIGMS
 from core.data.dataset import Dataset, ParticipantData
 from core.data.geometry import VoxelGeometry
@@ -217,7 +216,7 @@ def test_assign_areas_planted_overlaps_and_the_papers_loop(tmp_path):
     areas, parcels = _planted_overlaps()
     path = tmp_path / "lang.nii.gz"
     nib.save(nib.Nifti1Image(parcels.astype(np.int16), AFFINE), str(path))
-    lana = load_parcels(path)  # no table beside it: read as LanA, labels 1-6
+    lana = resolve_parcels(str(path))  # no table beside it: read as LanA, labels 1-6
     assert lana.names() == list(LANA_PARCELS.values()) and 9 not in lana.ids()
     got = assign_areas(areas, lana)
     want = {"L_A5": ("IFGorb", 0.30), "L_45": ("IFG", 0.40), "L_TE2p": ("PostTemp", 0.26),
@@ -245,7 +244,7 @@ def test_assign_areas_planted_overlaps_and_the_papers_loop(tmp_path):
     nib.save(nib.Nifti1Image(up, np.eye(4)), str(fine))
     pd.DataFrame({"label": [1, 2, 3, 4, 5, 6, 9], "name": [f"p{i}" for i in (1, 2, 3, 4, 5, 6, 9)]}).to_csv(
         tmp_path / "fine.tsv", sep="\t", index=False)
-    named = assign_areas(areas, load_parcels(fine))
+    named = assign_areas(areas, resolve_parcels(str(fine)))
     assert dict(zip(named["area"], named["parcel"], strict=True)) == {
         "L_A5": "p1", "L_45": "p2", "L_TE2p": "p5", "L_IFSa": "p6"}
 
@@ -340,7 +339,7 @@ def test_published_roi_map_as_parcels_assigns_each_roi_area_to_its_roi(shared_da
     path = shared_data / "outputs" / "roi_map.nii.gz"
     if not path.is_file():
         pytest.skip("roi_map.nii.gz not in the release folder")
-    got = assign_areas(glasser_mni(), load_parcels(path))
+    got = assign_areas(glasser_mni(), resolve_parcels(str(path)))
     owner = dict(zip(got["area"], got["parcel_label"], strict=True))
     for n, areas in enumerate(PAPER_ROIS.values(), start=1):
         assert all(owner.get(a) == n for a in areas), (n, {a: owner.get(a) for a in areas})

@@ -82,6 +82,10 @@ class EncodingPlugin(AnalysisPlugin):
         if params["target"] == "areas" and inputs.results_dir is not None:
             # a wrong --results fails before the ridge work
             consistency_results(inputs.results_dir, "the whole-brain comparison")
+        if params["target"] == "areas" and params["parcels"].strip():
+            from core.atlas.specs import resolve_parcels
+
+            resolve_parcels(params["parcels"])  # a wrong parcels= path fails before the ridge work too
         target_fn, union = _targets(dataset, pids, params)
         runs: list[EncodingRun] = []
         jobs = [(m, p) for m in models for p in paradigms]
@@ -345,11 +349,11 @@ def _wb_language(pred: pd.DataFrame, atlas, parcels_path: str, cons) -> list:
         assign_areas,
         language_network_summary,
         language_network_table,
-        load_parcels,
     )
+    from core.atlas.specs import resolve_parcels
     from core.figures.wholebrain_figures import language_strip
 
-    parcels = load_parcels(parcels_path)
+    parcels = resolve_parcels(parcels_path)
     assignment = assign_areas(atlas, parcels)
     table = language_network_table(pred, assignment, parcels.names(),
                                    consistency=None if cons is None else cons[["area", "consistency"]])

@@ -9,44 +9,20 @@ mean LM predictivity of the areas inside each language parcel against that of th
 
 The paper's atlas is LanA (``allParcels-language-SN220.nii``, Lipkin et al. 2022; parcels 1-6 = IFGorb,
 IFG, MFG, AntTemp, PostTemp, AngG of the left hemisphere); it is not redistributable, so the user gives
-it as a NIfTI path.
+it as a NIfTI path (loaded by :func:`core.atlas.specs.resolve_parcels`).
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from core.analyses.wholebrain import labels_on_grid
-from core.atlas.labels import LabelVolume, load_label_volume, table_path_for
+from core.atlas.labels import LabelVolume
 from core.atlas.rois import PAPER_ROIS
-from core.errors import DataError
 
-#: LanA parcel names by label (the paper's code, parcels 1-6; left hemisphere)
-LANA_PARCELS = {1: "IFGorb", 2: "IFG", 3: "MFG", 4: "AntTemp", 5: "PostTemp", 6: "AngG"}
 OVERLAP_THRESHOLD = 0.25
 ASSIGN_COLUMNS = ["area", "area_label", "parcel", "parcel_label", "n_voxels", "n_overlap", "overlap"]
-
-
-def load_parcels(path: str | Path) -> LabelVolume:
-    """A language-parcel atlas: a label NIfTI with a label table beside it (``<stem>.tsv``, as other label
-    maps); without a table it is read as LanA: labels 1-6 named as in :data:`LANA_PARCELS`, other labels
-    (LanA's right-hemisphere parcels) left out as in the paper."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise DataError(path, "language parcel atlas not found (parcels=PATH: a label NIfTI)")
-    vol = load_label_volume(path)
-    if table_path_for(path).is_file():
-        return vol
-    present = [lab for lab in LANA_PARCELS if lab in set(vol.ids().tolist())]
-    if not present:
-        raise DataError(path, "has no labels 1-6 and no label table beside it (read as LanA: parcels 1-6)")
-    names = [LANA_PARCELS[lab] for lab in present]
-    table = pd.DataFrame({"label": present, "name": names, "hemisphere": "L"})
-    data = np.where(np.isin(vol.data, present), vol.data, 0).astype(np.int32)
-    return LabelVolume(data, vol.affine, table)
 
 
 def assign_areas(

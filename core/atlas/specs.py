@@ -12,6 +12,8 @@ ROI specs (:func:`resolve_rois`):
 * a path — a NIfTI label map with an optional TSV table (``label, name[, hemisphere]``; default: the
   ``.tsv`` beside the NIfTI).
 
+Language parcels (:func:`resolve_parcels`): a NIfTI path (+ TSV), read as LanA without a table.
+
 Area atlas specs (:func:`resolve_atlas`): ``glasser`` (the HCP-MMP1.0 areas on the MNI 2 mm grid,
 :func:`core.atlas.glasser.glasser_mni`), ``none``, or a path to a volumetric parcellation (+ TSV),
 e.g. the MNI Glasser volume the paper used.
@@ -23,10 +25,15 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from core.atlas.labels import LabelVolume, load_label_volume
+import numpy as np
+import pandas as pd
+
+from core.atlas.labels import LabelVolume, load_label_volume, table_path_for
 from core.errors import DataError, ParameterError
 
 ROI_SPECS = ("paper", "glasser-surface")
+#: LanA parcel names by label (the paper's Fig. 13 code, parcels 1-6; left hemisphere)
+LANA_PARCELS = {1: "IFGorb", 2: "IFG", 3: "MFG", 4: "AntTemp", 5: "PostTemp", 6: "AngG"}
 ATLAS_SPECS = ("glasser", "none")
 
 
@@ -85,8 +92,20 @@ def resolve_atlas(spec: str = "glasser", table: str | None = None) -> LabelVolum
 
 
 def resolve_parcels(spec: str, table: str | None = None) -> LabelVolume | None:
-    """A user parcel atlas (e.g. a language atlas such as LanA): None for ``""``, else a NIfTI path."""
+    """A language-parcel atlas (``parcels=``): None for ``""``/``none``, else a label NIfTI with a table
+    (given, or ``<stem>.tsv`` beside it); without a table it is read as LanA: labels 1-6 named as in
+    :data:`LANA_PARCELS`, other labels (LanA's right-hemisphere parcels) left out, as in the paper."""
     spec = str(spec or "").strip()
-    if not spec or spec == "none":
+    if not spec or spec.lower() == "none":
         return None
-    return _user_volume(spec, table, "parcel atlas")
+    path = Path(spec).expanduser()
+    if table or table_path_for(path).is_file():
+        return _user_volume(spec, table, "language parcel atlas")
+    vol = _user_volume(spec, None, "language parcel atlas (parcels=PATH: a label NIfTI)")
+    present = [lab for lab in LANA_PARCELS if lab in set(vol.ids().tolist())]
+    if not present:
+        raise DataError(path, "has no labels 1-6 and no label table beside it (read as LanA: parcels 1-6)")
+    names = [LANA_PARCELS[lab] for lab in present]
+    frame = pd.DataFrame({"label": present, "name": names, "hemisphere": "L"})
+    data = np.where(np.isin(vol.data, present), vol.data, 0).astype(np.int32)
+    return LabelVolume(data, vol.affine, frame)
