@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 
 from app.cli import main
-from app.plugins.base import Param
+from app.plugins.base import AnalysisPlugin, Param
 from app.plugins.registry import GROUP, Registry
 from app.plugins.runner import run_analysis
 from core.errors import Cancelled, ParameterError, PluginError
+from core.outputs import Table
 from tests.plugin_fixtures import MeanResponsePlugin
 
 
@@ -62,7 +63,8 @@ def test_runner_writes_outputs_and_provenance(tiny_native, tmp_path):
     out = tmp_path / "out"
     record = run_analysis(MeanResponsePlugin, path, {"paradigm": "pictures", "scale": "2"}, out, device="cpu")
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["means.csv", "provenance.json", "sub-S1_mean.nii.gz", "sub-S2_mean.nii.gz"]
+    assert names == ["manifest.json", "means.csv", "provenance.json", "sub-S1_mean.nii.gz",
+                     "sub-S2_mean.nii.gz"]
     img = nib.load(out / "sub-S2_mean.nii.gz")
     geom_mask = np.asarray(nib.load(path / "sub-S2" / "mask.nii.gz").dataobj) != 0
     expected = truth["S2"]["betas"]["pictures"].mean(axis=0) * 2
@@ -135,3 +137,36 @@ def test_failed_run_removes_the_output_folder_it_created(tiny_native, tmp_path, 
     with pytest.raises(KeyboardInterrupt):
         run_analysis(MeanResponsePlugin, path, {}, kept, device="cpu")
     assert [p.name for p in kept.iterdir()] == ["earlier.csv"]
+
+
+class _TablesPlugin(AnalysisPlugin):
+    """Writes tables t0 .. t{k-1}: a rerun with a smaller k produces fewer files."""
+
+    name = "tables"
+    title = "Tables"
+    description = "k small tables"
+    params = (Param("k", "int", 3, bounds=(0, 10)),)
+    outputs = ("Table",)
+
+    def run(self, inputs, params, progress, cancel):
+        return [Table(f"t{i}", pd.DataFrame({"i": [i]})) for i in range(params["k"])]
+
+
+def test_rerun_removes_only_what_the_previous_run_listed(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")  # a user's file: never touched
+    (out / "t9.csv").write_text("not from a run")  # same pattern as an output, but not in any manifest
+    run_analysis(_TablesPlugin, None, {"k": "3"}, out, device="cpu")
+    assert {"t0.csv", "t1.csv", "t2.csv", "manifest.json"} <= {p.name for p in out.iterdir()}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["files"] == ["manifest.json", "provenance.json", "t0.csv", "t1.csv", "t2.csv"]
+    record = run_analysis(_TablesPlugin, None, {"k": "1"}, out, device="cpu")
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["manifest.json", "notes.txt", "provenance.json", "t0.csv", "t9.csv"]
+    assert [p.name for p in record.paths] == ["manifest.json", "provenance.json", "t0.csv"]
+    # a failed run changes nothing
+    with pytest.raises(ParameterError):
+        run_analysis(_TablesPlugin, None, {"k": "99"}, out, device="cpu")
+    assert json.loads((out / "manifest.json").read_text())["files"] == ["manifest.json", "provenance.json",
+                                                                         "t0.csv"]

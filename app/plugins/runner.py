@@ -11,6 +11,7 @@ from app.plugins.base import AnalysisPlugin, RunInputs
 from app.plugins.presets import apply_preset, matching_presets
 from core.backend import resolve_device
 from core.export.atomic import atomic_output_dir
+from core.export.manifest import MANIFEST, read_manifest, remove_stale, write_manifest
 from core.export.provenance import build_provenance, write_provenance
 from core.export.writers import describe_output, write_outputs
 from core.progress import CancelToken, NeverCancel, ProgressFn, check_cancel, no_progress
@@ -35,7 +36,9 @@ def run_analysis(
     cancel: CancelToken | None = None,
     preset: str | None = None,
 ) -> RunRecord:
-    """Run ``plugin_cls`` and, when ``out_dir`` is given, write its outputs there atomically.
+    """Run ``plugin_cls`` and, when ``out_dir`` is given, write its outputs there atomically, with a
+    ``manifest.json`` of the files written; files an earlier run listed there and this run does not
+    produce are removed, nothing else.
 
     ``params`` may hold strings (from ``--set``) or typed values; they are parsed and validated first,
     so bad parameters fail before any work. ``preset`` (e.g. ``"paper"``) sets the preset's values
@@ -66,11 +69,15 @@ def run_analysis(
     paths: list[Path] = []
     if out_dir is not None:
         out_dir = Path(out_dir)
+        previous = read_manifest(out_dir)
         with atomic_output_dir(out_dir) as staging:
             write_outputs(outputs, staging)
             write_provenance(staging, record)
             check_cancel(cancel)
-            names = sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file())
-        paths = [out_dir / n for n in names]
+            names = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
+            write_manifest(staging, names, plugin_cls.name)
+        # a rerun into the same folder: drop what the previous run made and this one did not
+        remove_stale(out_dir, previous, names)
+        paths = [out_dir / n for n in sorted({*names, MANIFEST})]
     progress(1.0, "done")
     return RunRecord(outputs, values, record, paths)
