@@ -1,32 +1,17 @@
-"""``python -m app`` / ``cbstudio`` entry: the CLI; with no sub-command, the GUI."""
+"""``python -m app`` / ``cbstudio`` entry: the CLI (:mod:`app.cli`); with no sub-command, the GUI.
+
+Only the standard library is imported here, so ``cbstudio --help`` stays fast. The demo dataset service
+lives in :mod:`core.demo.cache`; ``default_demo_path`` and ``ensure_demo`` are re-exported for callers
+that still import them from here.
+"""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
+from core.demo.cache import default_demo_path, ensure_demo
 
-def default_demo_path() -> Path:
-    """Where the embedded demo dataset lives (user cache dir)."""
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("concept-brain-studio")) / "demo-small"
-
-
-def ensure_demo(progress=None) -> Path:
-    """The demo dataset, generated on first use."""
-    path = default_demo_path()
-    if not (path / "dataset.json").is_file():
-        from core.data.synthetic import make_demo
-
-        make_demo(path, progress=progress)
-    return path
-
-
-def launch_gui(data: str | None = None, screenshot: str | None = None) -> int:
-    from app.main_window import run_app
-
-    return run_app(data=data, screenshot=screenshot)
+__all__ = ["default_demo_path", "ensure_demo", "main"]
 
 
 def main() -> int:

@@ -1,7 +1,9 @@
 """The ``cbstudio`` command line (DESIGN.md, CLI contract).
 
 Every StudioError is printed as one line on stderr with exit code 2; nothing is written on failure.
-Heavy modules (Qt, torch) are imported only by the sub-command that needs them.
+Heavy modules (Qt, torch, numba, pandas) are imported only by the sub-command that needs them: building
+the parser imports the standard library and the light :mod:`app.cli_features` / :mod:`app.cli_figure`
+(``tests/test_startup.py``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import json
 import sys
 from pathlib import Path
 
+from app import cli_features, cli_figure, cli_study
+from app.cli_progress import tqdm_progress
 from core.errors import Cancelled, StudioError
 
 EXIT_BAD_INPUT = 2
@@ -78,9 +82,9 @@ def cmd_info(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from core.data.synthetic import make_demo
+    from core.demo.synthetic import make_demo
 
-    progress = _tqdm_progress("demo")
+    progress = tqdm_progress("demo")
     try:
         path = make_demo(
             Path(args.dir), n_participants=args.participants, seed=args.seed, size=args.size,
@@ -90,28 +94,6 @@ def cmd_demo(args) -> int:
         progress.close()
     print(f"demo dataset written to {path}")
     return 0
-
-
-def _tqdm_progress(desc: str):
-    """A progress callback drawing a tqdm bar on stderr (only on a terminal, and only from the first
-    report on); ``report.close()`` erases it, so an error message after it stays one clean line."""
-    from tqdm import tqdm
-
-    bars = []
-
-    def report(fraction: float, message: str = "") -> None:
-        if not bars:
-            bars.append(tqdm(total=1000, desc=desc, leave=False, file=sys.stderr, disable=None,
-                             bar_format="{l_bar}{bar}| {postfix}"))
-        bar = bars[0]
-        bar.n = int(round(1000 * min(max(fraction, 0.0), 1.0)))
-        bar.set_postfix_str(message[:60], refresh=False)
-        bar.refresh()
-        if fraction >= 1.0:
-            bar.close()
-
-    report.close = lambda: [bar.close() for bar in bars]
-    return report
 
 
 def cmd_run(args) -> int:
@@ -130,7 +112,7 @@ def cmd_run(args) -> int:
         raise StudioError(f"{args.name} needs --data PATH")
     if args.data is not None and not Path(args.data).exists():
         raise StudioError(f"{args.data}: does not exist")
-    progress = _tqdm_progress(args.name)
+    progress = tqdm_progress(args.name)
     try:
         record = run_analysis(
             plugin, args.data, params, args.out, device=args.device, results_dir=args.results,
@@ -161,9 +143,9 @@ def _interrupted(exc: BaseException) -> bool:
 
 
 def cmd_gui(args) -> int:
-    from app.__main__ import launch_gui
+    from app.main_window import run_app
 
-    return launch_gui(data=args.data, screenshot=getattr(args, "screenshot", None))
+    return run_app(data=args.data, screenshot=getattr(args, "screenshot", None))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -203,23 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", help="folder of earlier results some analyses read (e.g. consistency)")
     p.set_defaults(func=cmd_run)
 
-    for register in _extra_commands():
-        register(sub)
+    cli_features.register(sub)
+    cli_figure.register(sub)
+    cli_study.register(sub)
     return parser
-
-
-def _extra_commands():
-    """Sub-commands contributed by other modules (features, figure), registered if importable."""
-    from importlib import import_module
-
-    for module_name in ("app.cli_features", "app.cli_figure"):
-        try:
-            module = import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        yield module.register
 
 
 def main(argv: list[str] | None = None) -> int:

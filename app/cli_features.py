@@ -14,9 +14,10 @@ import sys
 import time
 from pathlib import Path
 
-from core.data.concepts import PARADIGMS
+from app.cli_progress import tqdm_progress
 from core.errors import DataError
-from core.features.pooling import POOLINGS
+from core.features.registry import POOLINGS
+from core.names import PARADIGMS
 
 
 def register(subparsers) -> None:
@@ -67,8 +68,6 @@ def cmd_features(args) -> int:
         raise ParameterError(f"features needs {', '.join(missing)}")
     if not Path(args.stimuli).exists():
         raise DataError(args.stimuli, "does not exist")
-    from app.cli import _tqdm_progress
-
     t0 = time.perf_counter()
     result = write_features(
         args.model,
@@ -81,7 +80,7 @@ def cmd_features(args) -> int:
         dtype=args.dtype,
         use_cache=args.use_cache,
         trust_remote_code=args.trust_remote_code,
-        progress=_tqdm_progress(f"features {args.model}"),
+        progress=tqdm_progress(f"features {args.model}"),
     )
     n, layers, hidden = result.hidden.shape
     source = "cache" if result.from_cache else "model"

@@ -63,16 +63,6 @@ def cmd_figure(args) -> int:
     return 0
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in str(text).lower().split("x"))
-    except ValueError:
-        raise ParameterError(f"--size expects WxH, e.g. 500x400; got {text!r}") from None
-    if not (16 <= w <= 4096 and 16 <= h <= 4096):
-        raise ParameterError(f"--size {text}: each side must be 16..4096 pixels")
-    return w, h
-
-
 def make_figure(
     map_path,
     out,
@@ -92,7 +82,7 @@ def make_figure(
 ) -> Path:
     """Render ``map_path`` on ``mesh`` and save it to ``out``; return the path (StudioError on bad input)."""
     from app.views.colors import OverlayStyle
-    from app.views.figure import compose_figure, render_views, save_figure
+    from app.views.figure import compose_figure, parse_size, render_views, save_figure
     from app.views.maps import ProjectionCache, read_map
     from app.views.scene import VIEWS
     from core.atlas.meshes import load_mesh

@@ -239,7 +239,7 @@ class MainWindow(CardActions, RoutingActions, ExportActions, SessionState, QMain
     # ------------------------------------------------------------------ dataset
     def open_demo(self) -> None:
         """Open the demo dataset, generating it on a worker thread the first time."""
-        from app.__main__ import default_demo_path, ensure_demo
+        from core.demo.cache import default_demo_path, ensure_demo
 
         if (default_demo_path() / "dataset.json").is_file():
             self.open_dataset(str(default_demo_path()))
@@ -282,6 +282,7 @@ class MainWindow(CardActions, RoutingActions, ExportActions, SessionState, QMain
         self.dataset, self.dataset_path = dataset, Path(path)
         self._participants.clear()
         self.dataset_panel.show_dataset(info)
+        self.analysis_panel.set_dataset_info(info)
         self.status_dataset.setText(f"{info['name']} · {len(info['participants'])} participants · {path}")
         self._remember_recent(str(path))
         self.log(f"opened {path} ({info['reader']} reader)")

@@ -71,10 +71,6 @@ class Worker(QRunnable):
     def cancel(self) -> None:
         self.token.set()
 
-    @property
-    def is_cancelled(self) -> bool:
-        return self.token.is_set()
-
     def _progress(self, fraction: float, message: str = "") -> None:
         now = time.perf_counter()
         if fraction >= 1.0 or now - self._last_emit >= PROGRESS_INTERVAL_S:
@@ -140,10 +136,6 @@ class WorkerPool(QObject):
         for worker in list(self.active):
             if worker.signals is sender:
                 self.active.discard(worker)
-
-    def cancel_all(self) -> None:
-        for worker in list(self.active):
-            worker.cancel()
 
     def wait(self, timeout_ms: int = 30000) -> bool:
         return self.pool.waitForDone(timeout_ms)

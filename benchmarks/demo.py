@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 CHILD = """
 import json, resource, sys, time
 t = time.perf_counter()
-from core.data.synthetic import make_demo
+from core.demo.synthetic import make_demo
 make_demo(sys.argv[1], n_participants=int(sys.argv[2]), size=sys.argv[3], seed=0,
           stimuli_path=sys.argv[4] or None)
 wall = time.perf_counter() - t

@@ -8,6 +8,12 @@ costs do not scale with targets). Also reports the float32 GEMM rate of this mac
 fraction of it our solver reaches.
 
 Usage: python benchmarks/encoding.py [--targets 50000] [--peer-targets 5000] [--device cpu]
+
+``--stimulus VOXELS`` instead runs the voxelwise stimulus-level case (issue 12): X 900 x 384 (a decaying,
+LM-like spectrum), Y 900 x VOXELS, 5 folds, one layer; it reports the fraction of the float32 GEMM rate
+(measured before and after ours, the mean used) that our solver reaches, counting the FLOP model of
+core/analyses/ridge.py, and where the time goes on fold 1 (decomposition, GEMMs, scoring, refit and
+prediction, Pearson r).
 """
 
 from __future__ import annotations
@@ -91,6 +97,91 @@ def himalaya_r(X, Y, folds, kernel: bool, backend: str):
     return time.perf_counter() - t, r
 
 
+def stimulus_problem(n_voxels: int, seed: int = 0):
+    """900 items x 384 features with singular values decaying as k^-0.7, voxels = 30% signal."""
+    rng = np.random.default_rng(seed)
+    basis = np.linalg.qr(rng.standard_normal((384, 384)))[0]
+    X = ((rng.standard_normal((900, 384)) * np.arange(1, 385) ** -0.7) @ basis).astype(np.float32)
+    X /= X.std()
+    Y = rng.standard_normal((900, n_voxels), dtype=np.float32)
+    k = n_voxels // 3
+    Y[:, :k] += 0.3 * (X @ rng.standard_normal((384, k), dtype=np.float32)) / np.sqrt(384)
+    return X, Y
+
+
+def flop_model(X, n_targets, folds) -> float:
+    """FLOPs of the solver's GEMM work (module docstring of core/analyses/ridge.py), distinct alphas."""
+    total = 0.0
+    for train, test in folds:
+        dec = R.decompose(X[train])
+        prep = R._prepare(dec, R.PAPER_ALPHAS, R._Ops("numpy", "cpu", "float32"))
+        n, r = dec.U.shape
+        total += 2.0 * n_targets * r * (n * prep.n_unique + n + len(test))
+    return total
+
+
+def stage_profile(X, Y, train, test) -> dict[str, float]:
+    """Seconds per stage of ridge_cv_scores on one fold (same calls, timed one by one)."""
+    clock = {k: 0.0 for k in ("decomposition", "Z GEMM", "LOO GEMM", "alpha scoring",
+                              "choice", "refit + prediction", "Pearson r", "target copies")}
+    t = time.perf_counter()
+    ops = R._Ops("numpy", "cpu", "float32")
+    dec = R.decompose(X[train])
+    prep = R._prepare(dec, R.PAPER_ALPHAS, ops)
+    LU = ops.put(((np.asarray(X[test], np.float64) - dec.x_mean) @ dec.Xc.T) @ dec.U)
+    clock["decomposition"] += time.perf_counter() - t
+    T = Y.shape[1]
+    chunk = R._chunk_size(prep.n_unique, dec.n, 4, R.DEFAULT_CHUNK_BYTES, T)
+    for start in range(0, T, chunk):
+        cols = slice(start, min(T, start + chunk))
+        t0 = time.perf_counter()
+        Ytr = np.asarray(Y[train, cols], np.float64)
+        y_mean = Ytr.mean(axis=0)
+        Yc = ops.put(Ytr - y_mean)
+        t1 = time.perf_counter()
+        Z = R._project(prep, Yc)
+        t2 = time.perf_counter()
+        N = ops.matmul(prep.M, Z)
+        t3 = time.perf_counter()
+        mse = R._loo_scores(prep, N, Yc, ops)
+        t4 = time.perf_counter()
+        best = R._select(mse)
+        t5 = time.perf_counter()
+        pred = R._fit_weights(prep, best, Z, ops, LU)
+        t6 = time.perf_counter()
+        R.pearson_columns(pred, Y[test, cols])
+        t7 = time.perf_counter()
+        for key, dt in zip(list(clock)[1:], (t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6, t1 - t0),
+                           strict=True):
+            clock[key] += dt
+    return clock
+
+
+def stimulus(n_voxels: int, no_append: bool) -> None:
+    X, Y = stimulus_problem(n_voxels)
+    folds = make_folds(np.arange(900), 5, 0)
+    flops = flop_model(X, n_voxels, folds)
+    rate0 = gemm_rate()
+    t = time.perf_counter()
+    R.ridge_cv_scores(X, Y, folds, R.PAPER_ALPHAS)
+    t_ours = time.perf_counter() - t
+    rate1 = gemm_rate()
+    rate = (rate0 + rate1) / 2
+    share = flops / t_ours / 1e9 / rate
+    clock = stage_profile(X, Y, *folds[0])
+    total = sum(clock.values())
+    stages = ", ".join(f"{k} {v / total:.0%}" for k, v in clock.items())
+    lines = [f"stimulus-level voxelwise ridge, 900 items x 384 features x {n_voxels} voxels, 5 folds, one "
+             f"layer, 60 alphas: ours {t_ours:.1f} s, {flops / 1e12:.2f} TFLOP by the FLOP model = "
+             f"{flops / t_ours / 1e9:.0f} GFLOP/s; float32 GEMM {rate0:.0f} / {rate1:.0f} GFLOP/s "
+             f"(before / after): ours reaches {share:.0%} of it",
+             f"where the time goes (fold 1, {total:.1f} s): {stages}"]
+    for line in lines:
+        print(line)
+    if not no_append:
+        append_results("encoding at stimulus level", lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--targets", type=int, default=50_000)
@@ -99,7 +190,12 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--himalaya-backend", default="numpy")
     ap.add_argument("--no-append", action="store_true")
+    ap.add_argument("--stimulus", type=int, default=0, metavar="VOXELS",
+                    help="run the stimulus-level case (900 items x 384 features x VOXELS) instead")
     args = ap.parse_args()
+    if args.stimulus:
+        stimulus(args.stimulus, args.no_append)
+        return
     X, Y, amp = problem(args.targets)
     folds = make_folds(np.arange(180), 5, 0)
     rate = gemm_rate()

@@ -53,7 +53,7 @@ def child_cold_start(data: str) -> None:
 
 
 def default_dataset(tmp: Path) -> str:
-    from app.__main__ import default_demo_path
+    from core.demo.cache import default_demo_path
 
     demo = default_demo_path()
     if (demo / "dataset.json").is_file():

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from core.data.geometry import VoxelGeometry
+from core.names import OUTPUT_KINDS  # noqa: F401 - re-exported: the implementing module's names
 
 
 @dataclass(eq=False)
@@ -104,4 +105,3 @@ class Figure:
 
 
 Output = VoxelMap | Table | AreaTable | RDM | LayerCurve | Figure
-OUTPUT_KINDS = ("VoxelMap", "Table", "AreaTable", "RDM", "LayerCurve", "Figure")

@@ -352,3 +352,18 @@ def test_ctrl_c_during_the_numba_kernel_waits_for_it(monkeypatch):
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGINT, original)
+
+
+def test_voxel_test_is_the_maps_test_for_one_voxel():
+    """The voxel card's (C, null, p) equal the map's permutation test of the same voxel."""
+    from core.analyses.consistency import permutation_test, voxel_test
+
+    rng = np.random.default_rng(11)
+    shared = rng.standard_normal(180)
+    profiles = np.stack([shared + rng.standard_normal(180) for _ in range(3)])  # (P, n)
+    c, null, p = voxel_test(profiles, 199, seed=4, backend="numpy")
+    ref = permutation_test(profiles[:, :, None], 199, seed=4, backend="numpy")
+    assert c == pytest.approx(float(ref.C[0]), rel=1e-6) and p == pytest.approx(float(ref.p[0]))
+    assert null.shape == (199,) and p == (1 + np.sum(null >= c)) / 200
+    c_bad, _, p_bad = voxel_test(np.zeros((3, 180)), 19)
+    assert np.isnan(c_bad) and np.isnan(p_bad)

@@ -48,7 +48,7 @@ def test_plugin_outputs_match_core(tiny_native, tmp_path, label_atlas):
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted([
         "consistency_voxels.csv", "consistency_areas.csv", "consistency_rois.csv",
-        "group_probabilistic.nii.gz", "provenance.json",
+        "group_probabilistic.nii.gz", "manifest.json", "provenance.json",
         "sub-S1_C.nii.gz", "sub-S1_p.nii.gz", "sub-S2_C.nii.gz", "sub-S2_p.nii.gz",
     ])  # fmt: skip
     kinds = {type(o).__name__ for o in record.outputs}
@@ -117,6 +117,28 @@ def test_participants_correction_and_no_atlas(tiny_native):
         run_analysis(ConsistencyPlugin, path, {"participants": "S9"})
     with pytest.raises(ParameterError):
         run_analysis(ConsistencyPlugin, path, {"correction": "bonferroni"})
+
+
+def test_parquet_voxel_table_equals_the_csv_one(tiny_native, tmp_path):
+    path, _truth = tiny_native
+    params = {"n_permutations": 19, "atlas": "none", "rois": "none"}
+    run_analysis(ConsistencyPlugin, path, params, tmp_path / "csv")
+    run_analysis(ConsistencyPlugin, path, {**params, "table_format": "parquet"}, tmp_path / "pq")
+    assert not (tmp_path / "pq" / "consistency_voxels.csv").exists()
+    csv = pd.read_csv(tmp_path / "csv" / "consistency_voxels.csv")
+    pq = pd.read_parquet(tmp_path / "pq" / "consistency_voxels.parquet")
+    assert list(csv.columns) == list(pq.columns) and len(csv) == len(pq)
+    for col in csv:
+        if pq[col].dtype.kind == "f":
+            np.testing.assert_array_equal(csv[col].to_numpy(pq[col].dtype), pq[col].to_numpy())  # repr: exact
+        else:
+            np.testing.assert_array_equal(csv[col].to_numpy(), pq[col].to_numpy())
+    # later runs read either (--results): the same table back
+    from core.analyses.consistency_maps import read_consistency_voxels
+
+    (_, from_csv), (_, from_pq) = (read_consistency_voxels(tmp_path / d, "test") for d in ("csv", "pq"))
+    assert from_pq["participant"].tolist() == from_csv["participant"].tolist()
+    np.testing.assert_array_equal(from_pq["C"].to_numpy(), from_csv["C"].to_numpy(from_pq["C"].dtype))
 
 
 def test_cancel_writes_nothing(tiny_native, tmp_path):

@@ -30,7 +30,7 @@ def test_items_are_in_paper_order_and_average_trials():
     got = items.responses(values)
     frame = pd.DataFrame(values).assign(c=events["concept"].map(order), s=events["stimulus_idx"])
     want = frame.groupby(["c", "s"]).mean().to_numpy()
-    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    assert_f32_close(got, want)
     per_concept = make_items(events, per_concept=True)
     assert per_concept.n == 20 and per_concept.keys["stimulus_idx"].isna().all()
 
@@ -98,7 +98,7 @@ def test_group_average_matches_pandas():
     got_keys, got = group_average(keys, vals)
     want = pd.concat(rows).groupby(["concept", "idx"]).mean()
     want = want.loc[list(zip(got_keys["concept"], got_keys["stimulus_idx"].astype(int), strict=True))]
-    np.testing.assert_allclose(got, want.to_numpy(), rtol=1e-5)
+    assert_f32_close(got, want.to_numpy())
 
 
 def test_noise_ceiling_recovers_planted_snr():

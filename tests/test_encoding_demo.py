@@ -17,13 +17,14 @@ from core.analyses.wholebrain import (
     wholebrain_correlation,
     wholebrain_table,
 )
+from tests.tolerance import assert_f32_close
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     pytest.importorskip("transformers")
     from core.data.readers import open_dataset
-    from core.data.synthetic import make_demo
+    from core.demo.synthetic import make_demo
 
     path = make_demo(tmp_path_factory.mktemp("demo") / "tiny", n_participants=2, seed=0, size="tiny")
     return open_dataset(path), path
@@ -128,7 +129,7 @@ def test_encoding_and_quartiles_plugins_write_their_files(demo, tmp_path):
     assert len(scores) == 2 * 3 * 3 and set(scores["fold"]) == {0, 1, 2}
     summary = pd.read_csv(tmp_path / "enc" / "encoding_summary.csv")
     mean = scores.groupby(["participant", "target"])["r"].mean()
-    np.testing.assert_allclose(summary.set_index(["participant", "target"])["mean_r"].loc[mean.index], mean)
+    assert_f32_close(summary.set_index(["participant", "target"])["mean_r"].loc[mean.index], mean)
     assert rec.provenance["models"]["minilm"]["model_id"] if "models" in rec.provenance else True
     assert max(seen) == 1.0 and seen == sorted(seen)
     q = run_analysis(QuartilesPlugin, path, {"paradigm": "word_clouds", "layer": "6"}, tmp_path / "q",

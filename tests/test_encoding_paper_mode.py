@@ -141,3 +141,108 @@ def test_cells_reuse_their_rois_choice():
     pooling, layer = choice.for_keys(roi_of_cell(codes))
     np.testing.assert_array_equal(pooling, [0, 0, 1, 0, 0])
     np.testing.assert_array_equal(layer, [4, 4, 2, 7, 7])
+
+
+def _voxel_participants(seed=2, n_sub=3, n_union=40):
+    """Voxel targets on a union grid of ``n_union`` keys: each participant has a different sorted subset
+    (so chunks hit all columns, a contiguous run, scattered columns, or none), with planted signal."""
+    rng = np.random.default_rng(seed)
+    concepts = list(CONCEPTS[:24])
+    latent = {c: rng.standard_normal(4) for c in concepts}
+    mixing = rng.standard_normal((4, n_union))
+    subs = {}
+    for s in range(n_sub):
+        rows = [(c, int(k)) for c in concepts for k in rng.choice(np.arange(1, 7), 3, replace=False)]
+        events = pd.DataFrame(rows, columns=["concept", "stimulus_idx"]).sample(frac=1, random_state=s)
+        events = events.reset_index(drop=True)
+        keys = np.sort(rng.choice(n_union, n_union - 6 - 4 * s, replace=False))
+        signal = np.stack([latent[c] for c in events["concept"]]) @ mixing[:, keys]
+        values = (signal + rng.standard_normal(signal.shape)).astype(np.float32)
+        subs[f"P{s}"] = SimpleNamespace(events={"word_clouds": events}, keys=keys, values=values,
+                                        release=lambda: None)
+    return subs, latent
+
+
+def test_streamed_group_pass_equals_one_chunk():
+    """Paper selection and noise ceiling streamed over chunks of union voxels equal the one-chunk pass."""
+    from core.analyses.encoding_run import group_results
+    from core.analyses.selection import paper_selection
+
+    subs, latent = _voxel_participants()
+
+    def prepare(pid):
+        d = subs[pid]
+        items = make_items(d.events["word_clouds"], True)
+        return d, items, Targets("voxels", d.keys.astype(str), d.keys, lambda paradigm: d.values,
+                                 np.ones(d.keys.size))
+
+    cache = {}
+
+    def select(items, Yg, progress):
+        if not cache:  # the same features for every chunk, as run_encoding
+            keys = keys_from_ranks(items, True)
+            rng = np.random.default_rng(0)
+            base = np.stack([latent[c] for c in keys["concept"]])
+            cache["X"] = {"mean": np.stack([base @ rng.standard_normal((4, 12)) * w
+                                            + rng.standard_normal((len(keys), 12)) for w in (0.0, 1.0, 3.0)],
+                                           axis=1).astype(np.float32)}
+            fold = np.arange(len(keys)) % 4
+            cache["folds"] = [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(4)]
+        return paper_selection(cache["X"], Yg, cache["folds"], progress=progress)
+
+    runs = []
+    for chunk_bytes in (1 << 30, 1):  # one chunk; one key per chunk
+        seen = []
+        runs.append(group_results(tuple(subs), "word_clouds", prepare, False, True, select, chunk_bytes,
+                                  lambda f, m, seen=seen: seen.append(f), None))
+        assert seen[-1] == pytest.approx(1.0) and seen == sorted(seen)
+    (keys1, choice1, nc1), (keys2, choice2, nc2) = runs
+    np.testing.assert_array_equal(keys1, np.unique(np.concatenate([d.keys for d in subs.values()])))
+    np.testing.assert_array_equal(keys1, keys2)
+    np.testing.assert_array_equal(choice1.pooling, choice2.pooling)
+    np.testing.assert_array_equal(choice1.layer, choice2.layer)
+    assert len(set(choice1.layer.tolist())) > 1  # the planted layers are told apart
+    assert_f32_close(choice2.curves.r, choice1.curves.r)
+    a1, a2 = choice1.curves.alpha, choice2.curves.alpha
+    informative = (a1 > 1e-6) & (a1 < 1e7)  # outside, the LOO curve is flat and the choice rounding noise
+    assert informative.mean() > 0.8
+    np.testing.assert_array_equal(a2[informative], a1[informative])
+    for field in ("nc", "ncsnr", "n"):
+        assert_f32_close(getattr(nc2, field), getattr(nc1, field))
+    # and against the unchunked accumulator itself
+    acc, ceiling = _group_pass(None, tuple(subs), "word_clouds", prepare, False, True, no_progress, None)
+    assert_f32_close(_ceiling(ceiling, acc.keys).nc, nc1.nc)
+
+
+def test_group_chunk_columns():
+    from core.analyses.encoding_run import _chunk_columns
+
+    keys = np.array([2, 3, 5, 8, 9])
+    assert _chunk_columns(keys, np.array([1, 2, 3, 5, 8, 9, 11])) is None
+    assert _chunk_columns(keys, np.array([3, 4, 5])) == slice(1, 3)
+    assert _chunk_columns(keys, np.array([6, 7])).size == 0
+
+
+def test_streamed_group_pass_memory_is_bounded_by_the_chunk():
+    """tracemalloc peak of the streamed group pass (noise ceiling) stays under ``chunk_bytes`` plus what
+    one participant's responses take, while the one-chunk pass grows with the union of voxels."""
+    import tracemalloc
+
+    from core.analyses.encoding_run import group_results
+
+    subs, _ = _voxel_participants(seed=3, n_union=6000)
+
+    def prepare(pid):
+        d = subs[pid]
+        return d, make_items(d.events["word_clouds"], True), Targets(
+            "voxels", d.keys.astype(str), d.keys, lambda paradigm: d.values, None)
+
+    peaks = {}
+    for chunk_bytes in (1 << 30, 2 << 20):
+        tracemalloc.start()
+        group_results(tuple(subs), "word_clouds", prepare, False, True, None, chunk_bytes)
+        peaks[chunk_bytes] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    participant = max(d.values.nbytes for d in subs.values())
+    assert peaks[2 << 20] < (2 << 20) + 2 * participant
+    assert peaks[1 << 30] > 3 * peaks[2 << 20]

@@ -85,12 +85,11 @@ def test_worker_relays_progress_result_and_cancel(qtbot):
     cancelled, results2 = [], []
     w2.signals.cancelled.connect(lambda: cancelled.append(True))
     w2.signals.result.connect(results2.append)
-    pool.start(w2)
-    w2.cancel()
-    gate.set()
-    qtbot.waitUntil(lambda: w2.done.is_set(), timeout=5000)
-    qtbot.wait(20)
-    assert cancelled == [True] and results2 == []
+    with qtbot.waitSignal(w2.signals.finished, timeout=5000):  # emitted last: the others are delivered
+        pool.start(w2)
+        w2.cancel()
+        gate.set()
+    assert w2.done.is_set() and cancelled == [True] and results2 == []
 
 
 @pytest.mark.gl  # needs a Qt application, i.e. an X display (Xvfb)
@@ -209,7 +208,7 @@ def test_first_start_generates_the_demo_with_progress_then_shows_the_brain(qtbot
     the window stays live), then opened and its language map drawn."""
     from PySide6.QtCore import QSettings
 
-    import app.__main__ as entry
+    import core.demo.cache as entry
     from app.main_window import MainWindow
     from tests.gui_fake_plugin import fake_registry, make_mni_dataset
 
@@ -257,8 +256,11 @@ def test_parameter_form_is_fully_shown_for_every_plugin(qtbot):
     panel.show()
     names = list(panel.plugins) + list(panel.plugins)[:1]  # and back to the first
     assert len(names) >= 2
-    for name in names:
-        panel.select(name)
-        qtbot.wait(10)
+
+    def fully_shown():
         assert panel.collapsible.content().maximumHeight() >= panel.form.sizeHint().height()
         assert panel.form.height() >= panel.form.sizeHint().height() - 1
+
+    for name in names:
+        panel.select(name)
+        qtbot.waitUntil(fully_shown, timeout=2000)  # once the layout has settled

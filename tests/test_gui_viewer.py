@@ -16,6 +16,9 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 
 
+LEAK_BUDGET_MB_PER_CYCLE = 1.0
+
+
 def _rss_mb() -> float:
     import psutil
 
@@ -50,7 +53,11 @@ def test_viewer_open_close_cycles_do_not_leak(qtbot):
     gc.collect()
     QApplication.processEvents()
     after = _rss_mb()
-    assert (after - before) / before < 0.05, f"RSS {before:.0f} MB -> {after:.0f} MB"
+    # An absolute budget, not a share of the process size (which differs between GL drivers and machines):
+    # measured here (Xvfb + llvmpipe) 50 cycles grow RSS by < 1 MB, while one leaked viewer (render window,
+    # framebuffer, mesh) holds ~30 MB, so a viewer leaked on every cycle adds ~1.5 GB. 1 MB per cycle leaves
+    # 50x room for allocator and driver noise and still fails on any per-cycle viewer leak.
+    assert after - before < LEAK_BUDGET_MB_PER_CYCLE * 50, f"RSS {before:.0f} MB -> {after:.0f} MB"
 
 
 def _map_file(tmp_path) -> Path:

@@ -1,4 +1,5 @@
-"""The code base stays ruff-clean (configuration in pyproject.toml)."""
+"""The code base stays ruff-clean and keeps its import layers, with no import cycle (configuration of both
+in pyproject.toml; the layers are described in the README's "Architecture" section)."""
 
 from __future__ import annotations
 
@@ -19,3 +20,14 @@ def test_ruff_clean():
     proc = subprocess.run([ruff, "check", "core", "app", "tests", "benchmarks"], cwd=REPO,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-4000:]
+
+
+def test_import_contracts_kept():
+    """``lint-imports``: core's layers import only downward, core and app.plugins are Qt-free, and no
+    sibling modules or packages import each other in a cycle (pyproject.toml ``[tool.importlinter]``)."""
+    lint = shutil.which("lint-imports") or str(Path(sys.executable).with_name("lint-imports"))
+    if not Path(lint).exists():
+        pytest.skip("import-linter is not installed (pip install -e '.[test]')")
+    proc = subprocess.run([lint, "--no-cache"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert "0 broken" in proc.stdout

@@ -18,6 +18,7 @@ from app.plugins.runner import run_analysis
 from core.errors import Cancelled, ParameterError, PluginError
 from core.outputs import Table
 from tests.plugin_fixtures import MeanResponsePlugin
+from tests.tolerance import assert_f32_close
 
 
 def _ep(name, value):
@@ -68,7 +69,7 @@ def test_runner_writes_outputs_and_provenance(tiny_native, tmp_path):
     img = nib.load(out / "sub-S2_mean.nii.gz")
     geom_mask = np.asarray(nib.load(path / "sub-S2" / "mask.nii.gz").dataobj) != 0
     expected = truth["S2"]["betas"]["pictures"].mean(axis=0) * 2
-    np.testing.assert_allclose(np.asarray(img.dataobj)[geom_mask], expected, rtol=1e-5, atol=1e-6)
+    assert_f32_close(np.asarray(img.dataobj)[geom_mask], expected)
     table = pd.read_csv(out / "means.csv")
     assert table["grand_mean"].iloc[0] == pytest.approx(truth["S1"]["betas"]["pictures"].mean() * 2, rel=1e-4)
     prov = json.loads((out / "provenance.json").read_text())

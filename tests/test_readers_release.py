@@ -16,6 +16,7 @@ from core.data.readers import open_dataset
 from core.data.readers.glmsingle import read_glmsingle
 from core.errors import DataError
 from tests.reader_files import write_release_participant
+from tests.tolerance import assert_f32_close
 
 
 @pytest.fixture(autouse=True)
@@ -207,7 +208,7 @@ def test_release_with_real_trial_order_split_and_language_map(shared_data, tmp_p
     concept = exp["concept"].iloc[0]
     rows = np.flatnonzero((exp["concept"] == concept) & (exp["split"] == 1))
     ci = ds.concepts.index(concept)
-    np.testing.assert_allclose(means[ci], expected[rows].mean(axis=0), rtol=1e-5, atol=1e-6)
+    assert_f32_close(means[ci], expected[rows].mean(axis=0))
 
 
 @pytest.mark.parametrize("order", ["C", "F"])

@@ -9,7 +9,9 @@ from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
 
 from core.analyses.cv import group_kfold_labels, kfold_labels, make_folds
-from core.analyses.ridge import PAPER_ALPHAS, RidgeLOO, pearson_columns, ridge_cv_scores
+from core.analyses.ridge import PAPER_ALPHAS, RidgeLOO, ridge_cv_scores
+from core.analyses.scores import pearson_columns
+from tests.tolerance import assert_f32_close
 
 
 def _problem(n, p, t, seed=0):
@@ -131,3 +133,20 @@ def test_torch_backend_equals_numpy():
     assert np.mean(a.alpha[informative] == b.alpha[informative]) > 0.95
     ok = informative & (a.alpha == b.alpha)
     np.testing.assert_allclose(a.r[ok], b.r[ok], atol=1e-4)
+
+
+@pytest.mark.parametrize("n,p", [(120, 300), (150, 40)])
+def test_fused_scoring_equals_numpy_passes(n, p, monkeypatch):
+    """The numba-fused LOO scoring against the plain numpy passes it replaces, same inputs."""
+    import core.backend
+
+    X, Y = _problem(n, p, 30, seed=5)
+    folds = make_folds(np.arange(n), 5, 0)
+    fused = ridge_cv_scores(X, Y, folds, max_chunk_bytes=2**20)
+    monkeypatch.setattr(core.backend, "has_numba", lambda: False)
+    plain = ridge_cv_scores(X, Y, folds, max_chunk_bytes=2**20)
+    informative = fused.alpha < 1e7  # above, the LOO curve is flat and the choice is rounding noise
+    assert np.mean(fused.alpha[informative] == plain.alpha[informative]) > 0.95
+    ok = informative & (fused.alpha == plain.alpha)
+    assert_f32_close(fused.loo_mse[ok], plain.loo_mse[ok])
+    assert_f32_close(fused.r[ok], plain.r[ok])

@@ -30,6 +30,7 @@ from core.analyses.rsa_stats import (
     select_paper,
 )
 from core.errors import ParameterError
+from tests.tolerance import assert_f32_close
 
 
 def _tau_a_direct(x, y):
@@ -152,15 +153,15 @@ def test_brain_patterns_average_all_trials_of_all_paradigms(tiny_native):
     betas = np.concatenate([f[1] for f in frames])
     want = pd.DataFrame(betas).groupby(events["concept"].to_numpy()).mean()
     want = want.reindex(list(open_dataset(path).concepts)).to_numpy()
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert_f32_close(got, want)
 
 
 def test_concept_vectors_mean_of_seen_stimuli():
     keys = pd.DataFrame({"concept": ["A", "B", "A", "A", "Z"]})
     hidden = np.arange(5 * 2 * 3, dtype=np.float32).reshape(5, 2, 3)
     out = concept_vectors(keys, hidden, ("A", "B", "C"))
-    np.testing.assert_allclose(out[0], hidden[[0, 2, 3]].mean(axis=0), rtol=1e-5)  # float32, other path
-    np.testing.assert_allclose(out[1], hidden[1], rtol=1e-5)
+    assert_f32_close(out[0], hidden[[0, 2, 3]].mean(axis=0))  # float32, other path
+    assert_f32_close(out[1], hidden[1])
     assert np.isnan(out[2]).all()
 
 

@@ -10,7 +10,7 @@ import pytest
 from core.data.concepts import PARADIGMS, load_concepts
 from core.data.readers import open_dataset
 from core.data.stimuli import template_stimuli
-from core.data.synthetic import make_demo
+from core.demo.synthetic import make_demo
 from core.errors import DataError, ParameterError
 
 TRUTH_MAPS = ("consistency_snr", "language", "lm_snr")
@@ -128,7 +128,7 @@ def test_truth_maps_match_regions(tiny):
 
 
 def test_lm_signal_is_predictable_from_minilm_features(tiny):
-    from core.data.synthetic import _paradigm_features
+    from core.demo.synthetic import _paradigm_features
 
     path, _ = tiny
     ds = open_dataset(path)
@@ -222,7 +222,7 @@ def test_real_stimulus_texts(shared_data, tmp_path, monkeypatch):
     (features replaced by a cheap deterministic stand-in here; the real ones are tested above)."""
     import hashlib
 
-    import core.data.synthetic as synthetic
+    import core.demo.synthetic as synthetic
     from core.data.stimuli import read_stimulus_table
 
     seen = []
@@ -243,8 +243,8 @@ def test_real_stimulus_texts(shared_data, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_shipped_template_features_match_the_model():
     """resources/demo_features holds all-MiniLM-L6-v2 features of the template texts; recompute some."""
-    from core.data.synthetic import _paradigm_features
-    from core.data.synthetic_features import minilm_last_layer
+    from core.demo.features import minilm_last_layer
+    from core.demo.synthetic import _paradigm_features
 
     table = template_stimuli()
     feats = _paradigm_features(table)

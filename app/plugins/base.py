@@ -5,6 +5,9 @@ A plugin is a class with class attributes ``name``, ``title``, ``description``, 
 returns) and optionally ``presets`` (preset name -> {parameter: value}, e.g. ``{"fast": {"n": 10}}``;
 see :mod:`app.plugins.presets`), and a method ``run(inputs, params, progress, cancel) -> list[Output]``.
 The numbers are computed in ``core.analyses``; a plugin only adapts parameters in and typed outputs out.
+Listing plugins (``cbstudio plugins``, the analysis panel) imports each plugin module through its entry
+point, so a plugin module keeps its top-level imports light: pandas, numba, torch and the analysis
+modules are imported inside ``run()``, and parameter choices come from :mod:`core.names`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from core.errors import ParameterError
-from core.outputs import OUTPUT_KINDS
+from core.names import OUTPUT_KINDS
 from core.progress import CancelToken, ProgressFn
 
 PARAM_TYPES = ("int", "float", "bool", "str", "choice", "path")

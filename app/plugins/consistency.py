@@ -5,16 +5,18 @@ group probabilistic map and per-area summary (method.md §2). A thin adapter ove
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from app.plugins.base import AnalysisPlugin, Param, choose_participants
-from core.analyses.consistency_areas import area_consistency, area_frame
-from core.analyses.consistency_maps import group_fraction, participant_consistency, union_geometry
 from core.backend import BACKENDS
-from core.outputs import AreaTable, Table, VoxelMap
 from core.progress import check_cancel, sub_progress
 from core.stats.correction import CORRECTIONS
+
+# pandas and the analysis modules are imported in run(): listing plugins stays light (tests/test_startup.py)
+if TYPE_CHECKING:
+    from core.outputs import VoxelMap
 
 
 class ConsistencyPlugin(AnalysisPlugin):
@@ -51,10 +53,20 @@ class ConsistencyPlugin(AnalysisPlugin):
               "'glasser-surface', 'none' or a label NIfTI path"),
         Param("roi_table", "str", "", "label table (TSV: label, name) for a NIfTI ROI map (default: beside "
               "it)"),
+        Param("table_format", "choice", "csv", "file format of the voxel table (one row per voxel and "
+              "participant): 'csv' (consistency_voxels.csv) or "
+              "'parquet' (consistency_voxels.parquet: typed, about 2.5x smaller and faster to load)",
+              choices=("csv", "parquet")),
     )
     outputs = ("Table", "VoxelMap", "AreaTable")
 
     def run(self, inputs, params, progress, cancel):
+        import pandas as pd
+
+        from core.analyses.consistency_areas import area_consistency, area_frame
+        from core.analyses.consistency_maps import group_fraction, participant_consistency, union_geometry
+        from core.outputs import AreaTable, Table, VoxelMap
+
         dataset = inputs.open_dataset()
         pids = choose_participants(params["participants"], dataset.participants)
         atlas, rois = _label_volumes(dataset, params, inputs.provenance)
@@ -107,7 +119,9 @@ class ConsistencyPlugin(AnalysisPlugin):
                      description=f"fraction of participants {what} (p <= {params['alpha']}, "
                      f"correction {params['correction']})", meta={"stat": "probabilistic"})
         )  # fmt: skip
-        tables = [Table("consistency_voxels", pd.concat(frames, ignore_index=True), "C and p per voxel")]
+        voxel_table = pd.concat(frames, ignore_index=True)
+        voxel_table.attrs["table_format"] = params["table_format"]
+        tables = [Table("consistency_voxels", voxel_table, "C and p per voxel")]
         if volumes:
             _, sig_fraction = group_fraction(sig_flags, group_geometry)
         for name, volume in volumes.items():
@@ -142,6 +156,8 @@ class ConsistencyPlugin(AnalysisPlugin):
 
 
 def _map(name, values, result, units, description, two_sided=False) -> VoxelMap:
+    from core.outputs import VoxelMap
+
     meta = {"participant": result.participant, "stat": name.rsplit("_", 1)[-1]}
     return VoxelMap(name, values, result.geometry, units=units, description=description,
                     two_sided=two_sided, meta=meta)  # fmt: skip

@@ -4,19 +4,22 @@ whole-brain comparison from :mod:`core.analyses.wholebrain`."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from app.plugins.base import AnalysisPlugin, Param, choose_participants, split_list
-from core.analyses.consistency_maps import consistency_results
 from core.analyses.cv import CV_GROUPS
-from core.analyses.encoding_run import EncodingRun, run_encoding
-from core.analyses.selection import SELECTIONS
-from core.data.concepts import PARADIGMS
 from core.errors import DataError, ParameterError
-from core.outputs import AreaTable, Figure, LayerCurve, Table, VoxelMap
+from core.names import PARADIGMS, SELECTIONS
 from core.progress import check_cancel, sub_progress
-from core.stats.noise_ceiling import ceiling_normalise
+
+# pandas and the analysis modules are imported where used: listing plugins stays light (tests/test_startup.py)
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from core.analyses.encoding_run import EncodingRun
+    from core.outputs import LayerCurve, VoxelMap
 
 POOLINGS = ("mean", "last_tok", "first_tok", "select")
 
@@ -75,6 +78,10 @@ class EncodingPlugin(AnalysisPlugin):
     outputs = ("Table", "AreaTable", "LayerCurve", "VoxelMap", "Figure")
 
     def run(self, inputs, params, progress, cancel):
+        from core.analyses.consistency_maps import consistency_results
+        from core.analyses.encoding_run import run_encoding
+        from core.outputs import Table
+
         dataset = inputs.open_dataset()
         pids = choose_participants(params["participants"], dataset.participants)
         paradigms = choose_paradigms(params["paradigm"], dataset.paradigms)
@@ -133,6 +140,10 @@ def _targets(dataset, pids, params):
 
 def encoding_tables(runs: list[EncodingRun]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """encoding_scores (per fold), encoding_summary (per target) and layer_curves frames."""
+    import pandas as pd
+
+    from core.stats.noise_ceiling import ceiling_normalise
+
     score_frames, summary_frames, curve_frames = [], [], []
     for run in runs:
         nc = None
@@ -176,6 +187,8 @@ def _group_names(run: EncodingRun) -> np.ndarray:
 
 
 def _curve_frame(curves: np.ndarray, run: EncodingRun, participant: str, names: np.ndarray) -> pd.DataFrame:
+    import pandas as pd
+
     P, L, T = curves.shape
     return pd.DataFrame({
         "participant": participant, "paradigm": run.paradigm, "model": run.model,
@@ -195,6 +208,8 @@ def _mode(values: np.ndarray) -> np.ndarray:
 def layer_curve_outputs(runs: list[EncodingRun], curves: pd.DataFrame) -> list[LayerCurve]:
     """One LayerCurve per model x paradigm: target-mean r per layer, one series per pooling (and per
     target when there are at most 8 targets)."""
+    from core.outputs import LayerCurve
+
     out = []
     for run in runs:
         sub = curves[(curves["model"] == run.model) & (curves["paradigm"] == run.paradigm)]
@@ -221,6 +236,8 @@ def _slug(text: str) -> str:
 
 def voxel_maps(runs, dataset, union, layer_maps: bool, multi: bool) -> list[VoxelMap]:
     """sub-<ID>_r and sub-<ID>_best_layer per participant (plus per-layer r maps)."""
+    from core.outputs import VoxelMap
+
     out = []
     for run in runs:
         tag = f"_{run.paradigm}_{_slug(run.model)}" if multi else ""
@@ -244,6 +261,8 @@ def voxel_maps(runs, dataset, union, layer_maps: bool, multi: bool) -> list[Voxe
 
 
 def _layer_maps(curves, run, geometry, stem, participant) -> list[VoxelMap]:
+    from core.outputs import VoxelMap
+
     out = []
     for pi, pooling in enumerate(run.poolings):
         for li, layer in enumerate(run.layers):
@@ -263,7 +282,10 @@ def wholebrain_outputs(
     normalised Fig. 9 variant (when noise_ceiling=true); the raw-area-C Fig. 9 variant (from the
     consistency run's consistency_areas.csv when it covers these areas and participants, else computed);
     and with ``parcels=PATH`` the language-network comparison of Fig. 13."""
+
+    from core.analyses.consistency_maps import read_consistency_voxels
     from core.analyses.wholebrain import area_predictivity, paper_area_consistency, probabilistic_map
+    from core.outputs import AreaTable
 
     params = params or {}
     atlas = _wb_atlas(params)
@@ -271,8 +293,7 @@ def wholebrain_outputs(
     out: list = [AreaTable("area_predictivity", pred, "mean ± SEM r per area over participants x models")]
     cons, voxels = None, None
     if results_dir is not None:
-        path = consistency_results(results_dir, "the whole-brain comparison")
-        voxels = pd.read_csv(path, dtype={"participant": str})
+        path, voxels = read_consistency_voxels(results_dir, "the whole-brain comparison")
         if not {"participant", "i", "j", "k", "x", "y", "z"} <= set(voxels.columns):
             raise DataError(path, "needs columns participant, i, j, k, x, y, z")
         grid = dataset.participant(pids[0]).geometry
@@ -309,6 +330,7 @@ def _wb_variant(stem: str, pred: pd.DataFrame, cons: pd.DataFrame, x: str, xlabe
     """Areas table, correlation table and scatter (Fig. 3 layout) of one whole-brain variant."""
     from core.analyses.wholebrain import wholebrain_correlation, wholebrain_table
     from core.figures.encoding_figures import wholebrain_scatter
+    from core.outputs import AreaTable, Figure, Table
 
     joined = wholebrain_table(pred, cons)
     corr = wholebrain_correlation(joined, x=x, y=y)
@@ -327,6 +349,8 @@ def _wb_raw_c(results_dir, voxels, dataset, pids, atlas, pred) -> tuple[pd.DataF
     was made on these participants and covers these areas; else computed from the dataset (needs at
     least two paradigms)."""
     from pathlib import Path
+
+    import pandas as pd
 
     from core.analyses.wholebrain import raw_area_c
 
@@ -352,6 +376,7 @@ def _wb_language(pred: pd.DataFrame, atlas, parcels_path: str, cons) -> list:
     )
     from core.atlas.specs import resolve_parcels
     from core.figures.wholebrain_figures import language_strip
+    from core.outputs import AreaTable, Figure, Table
 
     parcels = resolve_parcels(parcels_path)
     assignment = assign_areas(atlas, parcels)

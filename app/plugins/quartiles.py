@@ -4,18 +4,18 @@ ROIs (method.md §4, Figs. 4 and 12). Numbers come from :mod:`core.analyses.quar
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from app.plugins.base import AnalysisPlugin, Param, choose_participants, split_list
 from app.plugins.encoding import ENCODING_PARAMS, choose_paradigms
-from core.analyses.consistency import consistency
-from core.analyses.quartiles import cell_labels, cell_means, quartile_cells, quartile_stats
-from core.analyses.quartiles_encoding import quartile_encoding
-from core.data.concepts import load_concepts
 from core.errors import DataError
-from core.outputs import Figure, Table
 from core.progress import check_cancel, sub_progress
+
+# pandas and the analysis modules are imported where used: listing plugins stays light (tests/test_startup.py)
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class QuartilesPlugin(AnalysisPlugin):
@@ -38,8 +38,13 @@ class QuartilesPlugin(AnalysisPlugin):
     outputs = ("Table", "Figure")
 
     def run(self, inputs, params, progress, cancel):
+        import pandas as pd
+
+        from core.analyses.quartiles import cell_means, quartile_stats
+        from core.analyses.quartiles_encoding import quartile_encoding
         from core.analyses.rsa_inputs import load_rois
         from core.figures.encoding_figures import quartile_heatmaps, quartile_lines
+        from core.outputs import Figure, Table
 
         dataset = inputs.open_dataset()
         pids = choose_participants(params["participants"], dataset.participants)
@@ -101,6 +106,10 @@ def participant_cells(data, roi: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
     Consistency = C(v) on all stimuli (method.md §4 step 1), computed on the ROI voxels; language = the
     participant's localizer map.
     """
+    from core.analyses.consistency import consistency
+    from core.analyses.quartiles import cell_labels, quartile_cells
+    from core.data.concepts import load_concepts
+
     if data.language is None:
         raise DataError(data.id, "no language localizer map (langloc.nii.gz); the quartiles need it")
     vox = np.flatnonzero(roi != 0)

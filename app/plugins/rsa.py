@@ -6,26 +6,21 @@ paper's and leave-one-participant-out) and group Wilcoxon tests. The numbers com
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from app.plugins.base import AnalysisPlugin, Param, choose_participants
-from core.analyses.consistency_maps import consistency_results
-from core.analyses.rsa import COMPARISONS, DISTANCES, concept_vectors, rdms, square
-from core.analyses.rsa_inputs import (
-    ROISet,
-    load_rois,
-    model_features,
-    participant_rdms,
-    seen_stimuli,
-    significant_voxels,
-)
-from core.analyses.rsa_pipeline import BASELINES, public_scores, run_rsa
-from core.analyses.rsa_stats import SCHEMES
 from core.errors import ParameterError
-from core.outputs import RDM, Figure, Table
+from core.names import BASELINES, COMPARISONS, DISTANCES, SCHEMES
 from core.progress import check_cancel, sub_progress
+
+# pandas, scipy and the analysis modules are imported where used: listing plugins stays light
+# (tests/test_startup.py)
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from core.outputs import RDM
 
 POOLING_CHOICES = ("mean", "last_tok", "first_tok", "select")
 
@@ -68,6 +63,11 @@ class RSAPlugin(AnalysisPlugin):
     outputs = ("Table", "RDM", "Figure")
 
     def run(self, inputs, params, progress, cancel):
+        from core.analyses.consistency_maps import consistency_results
+        from core.analyses.rsa_inputs import ROISet, load_rois, participant_rdms, significant_voxels
+        from core.analyses.rsa_pipeline import public_scores, run_rsa
+        from core.outputs import Figure, Table
+
         dataset = inputs.open_dataset()
         pids = choose_participants(params["participants"], dataset.participants)
         models = [m.strip() for m in str(params["model"]).split(",") if m.strip()]
@@ -118,6 +118,13 @@ class RSAPlugin(AnalysisPlugin):
 
 
 
+def model_features(*args, **kwargs):
+    """:func:`core.analyses.rsa_inputs.model_features`, imported on the first call (tests replace it here)."""
+    from core.analyses.rsa_inputs import model_features as features
+
+    return features(*args, **kwargs)
+
+
 def _features(dataset, models, condition, pooling, device, progress, cancel):
     """Features of every model x condition x pooling; ``pooling=select`` takes the model's own candidates
     (``ModelSpec.select_poolings``, the paper's per family)."""
@@ -152,6 +159,9 @@ def _safe(text: str) -> str:
 
 
 def _brain_rdm_outputs(participants) -> list[RDM]:
+    from core.analyses.rsa import square
+    from core.outputs import RDM
+
     out = []
     for part in participants:
         for roi, condensed in part.brain.items():
@@ -163,6 +173,12 @@ def _brain_rdm_outputs(participants) -> list[RDM]:
 
 def _model_rdm_outputs(scores: pd.DataFrame, model_sets, events, concepts, params) -> list[RDM]:
     """Model RDMs of the selected (or fixed) layers, from every stimulus any participant saw."""
+    import pandas as pd
+
+    from core.analyses.rsa import concept_vectors, rdms, square
+    from core.analyses.rsa_inputs import seen_stimuli
+    from core.outputs import RDM
+
     union = {}
     for ev in events:
         for paradigm, frame in ev.items():

@@ -20,7 +20,8 @@ from superqt import QCollapsible
 
 from app.plugins.presets import available_presets, preset_values
 from app.views.params_form import ParamsForm
-from core.errors import ParameterError
+from core.cost import estimate_analysis, load_model
+from core.errors import ParameterError, StudioError
 
 
 class AnalysisPanel(QWidget):
@@ -58,6 +59,10 @@ class AnalysisPanel(QWidget):
         self.progress.setTextVisible(False)
         self.message = QLabel("")
         self.message.setWordWrap(True)
+        self.estimate = QLabel("")  # predicted kernel time and peak memory (core.cost), under Run
+        self.estimate.setObjectName("estimate")
+        self.estimate.setWordWrap(True)
+        self.dataset_info: dict | None = None
         row = QHBoxLayout()
         row.addWidget(QLabel("device"))
         row.addWidget(self.device)
@@ -70,6 +75,7 @@ class AnalysisPanel(QWidget):
         layout.addWidget(self.collapsible)
         layout.addLayout(self.preset_row)
         layout.addLayout(row)
+        layout.addWidget(self.estimate)
         layout.addWidget(self.progress)
         layout.addWidget(self.message)
         layout.addStretch(1)
@@ -115,6 +121,8 @@ class AnalysisPanel(QWidget):
         if name in self.saved:
             self.form.set_values(self.saved[name])
         self._preset_buttons(cls)
+        self._watch_form()
+        self.update_estimate()
         self._fit_form()
         QTimer.singleShot(0, self._fit_form)  # new rows are shown (and counted) on the next turn
 
@@ -153,6 +161,42 @@ class AnalysisPanel(QWidget):
             return False
         self.message.setText(f"{cls.title}: {preset} settings ({len(values)} parameters)")
         return True
+
+    def set_dataset_info(self, info: dict | None) -> None:
+        """The open dataset's ``Dataset.describe()`` (sizes for the estimate; None: no dataset)."""
+        self.dataset_info = info
+        self.update_estimate()
+
+    def _watch_form(self) -> None:
+        """Re-estimate whenever an editor of the (new) form changes."""
+        for editor in self.form.editors.values():
+            for signal in ("valueChanged", "currentTextChanged", "toggled", "textChanged"):
+                if hasattr(editor, signal):
+                    getattr(editor, signal).connect(self.update_estimate)
+                    break
+            else:
+                if hasattr(editor, "line"):
+                    editor.line.textChanged.connect(self.update_estimate)
+
+    def update_estimate(self, *_args) -> None:
+        """Show the predicted time and peak memory of a run with the current parameters (cheap: the
+        sizes come from the describe() summary kept when the dataset was opened)."""
+        name = self.current_name()
+        try:
+            machine = load_model().get("machine", "?")  # read once, then cached
+            est = estimate_analysis(name, self.form.values(), self.dataset_info) if name else None
+        except (StudioError, KeyError, TypeError, ValueError) as exc:
+            self.estimate.setText("")
+            self.estimate.setToolTip(f"no estimate: {exc}")
+            return
+        if est is None:
+            self.estimate.setText("")
+            return
+        where = "on this machine" if self.dataset_info else "on this machine, for a 230k-voxel participant"
+        self.estimate.setText(f"{est.text()} {where}")
+        self.estimate.setToolTip(f"analysis kernels only (features cached): {est.repeats:g} kernel run(s), "
+                                 f"{est.cpu_seconds:.3g} CPU s each; model measured by benchmarks/scaling.py "
+                                 f"on {machine}")
 
     def _fit_form(self) -> None:
         """Re-fit the collapsible to the new form (it keeps the height of the form it was opened with)."""

@@ -229,14 +229,6 @@ class CortexView(QWidget):
         if show:
             self.show_map(vmap.name)
 
-    def clear_maps(self) -> None:
-        self.maps.clear()
-        self.current_map = None
-        self.map_box.clear()
-        self._refresh_models()
-        self.scene.set_overlay(None, None)
-        self.redraw()
-
     def show_map(self, name: str, keep_range: bool = False) -> None:
         """Project map ``name`` onto the mesh and draw it."""
         vmap = self.maps[name]
@@ -249,7 +241,7 @@ class CortexView(QWidget):
         self._projected = self.projections.get(vmap.geometry, self.mesh.name).project(values)
         if not keep_range:
             self._reset_controls(vmap, values)
-        self.scene.set_overlay(self._projected, self.style())
+        self.scene.set_overlay(self._projected, self.overlay_style())
         lo, hi = self.range_slider.value()
         self.range_label.setText(f"threshold {lo:.3g} · max {hi:.3g}")
         self.redraw()
@@ -281,7 +273,7 @@ class CortexView(QWidget):
         for w in (self.two_sided_box, self.cmap_box, self.range_slider):
             w.blockSignals(False)
 
-    def style(self) -> OverlayStyle:
+    def overlay_style(self) -> OverlayStyle:
         """The overlay style set by the toolbar."""
         vmap = self.maps.get(self.current_map)
         lo, hi = self.range_slider.value()
@@ -308,7 +300,7 @@ class CortexView(QWidget):
         self.range_label.setText(f"threshold {lo:.3g} · max {hi:.3g}")
         if self.current_map is None:
             return
-        self.scene.set_style(self.style())
+        self.scene.set_style(self.overlay_style())
         self.redraw()
 
     def _two_sided_toggled(self, on: bool) -> None:

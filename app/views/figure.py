@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from app.views.colors import OverlayStyle
+from core.errors import ParameterError
 
 
 def render_views(
@@ -100,3 +101,13 @@ def save_figure(fig, path: str | Path, dpi: int = 100) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi, facecolor="white")
     return path
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in str(text).lower().split("x"))
+    except ValueError:
+        raise ParameterError(f"--size expects WxH, e.g. 500x400; got {text!r}") from None
+    if not (16 <= w <= 4096 and 16 <= h <= 4096):
+        raise ParameterError(f"--size {text}: each side must be 16..4096 pixels")
+    return w, h

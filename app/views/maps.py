@@ -98,6 +98,8 @@ def read_results_folder(folder: str | Path) -> tuple[list, dict]:
             outputs.append(read_map(path, provenance))
         elif path.suffix == ".csv":
             outputs.append(Table(path.stem, pd.read_csv(path)))
+        elif path.suffix == ".parquet":
+            outputs.append(Table(path.stem, pd.read_parquet(path)))
         elif path.suffix == ".npy":
             arr = np.load(path, allow_pickle=False)
             if arr.ndim == 2 and arr.shape[0] == arr.shape[1]:

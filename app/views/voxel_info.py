@@ -179,12 +179,10 @@ def add_quartile(info: VoxelInfo, participant, tables: list[Table] = (), rois: s
 def add_null(info: VoxelInfo) -> VoxelInfo:
     """Add the permutation null of C (the consistency analysis's permutations: same count and seed) and
     its p-value to ``info`` (needs ``info.C`` and the concept means)."""
-    from core.analyses.consistency import voxel_null
+    from core.analyses.consistency import voxel_test
 
     if info.C is None or len(info.concept_means) < 2:
         return info
     profiles = np.stack(list(info.concept_means.values()))
-    null = voxel_null(profiles, NULL_PERMUTATIONS, NULL_SEED, backend="numpy")
-    info.null = null
-    info.p = float((1 + np.sum(null >= info.C)) / (1 + len(null)))
+    _c, info.null, info.p = voxel_test(profiles, NULL_PERMUTATIONS, NULL_SEED, backend="numpy")
     return info

@@ -59,7 +59,7 @@ class ExportActions:
         text, ok = QInputDialog.getText(self, "Screenshot size", "width x height (pixels):", text="1600x900")
         if not ok:
             return
-        from app.cli_figure import parse_size
+        from app.views.figure import parse_size
 
         try:
             size = parse_size(text)
@@ -87,7 +87,7 @@ class ExportActions:
             self.cortex.mesh,
             vmap,
             self.cortex._projected,
-            self.cortex.style(),
+            self.cortex.overlay_style(),
             views,
             (500, 400),
             self.cortex.borders_box.isChecked(),

@@ -29,7 +29,7 @@ from core.analyses.consistency_kernels import (
 from core.backend import chunk_size, select_backend
 from core.errors import ParameterError
 from core.progress import CancelToken, ProgressFn, check_cancel, no_progress
-from core.stats.permutation import make_permutations, p_from_counts, relative_permutations
+from core.stats.permutation import exceedance_counts, make_permutations, p_from_counts, relative_permutations
 
 MAX_CHUNK_VOXELS = 8192
 ProfileSource = np.ndarray | Callable[[int, int], np.ndarray]
@@ -223,6 +223,18 @@ def voxel_null(
     null = consistency_from_sums(permuted_sums(z, rel, backend), z.shape[1], z.shape[0])
     null[:, ~valid] = np.nan
     return null[:, 0] if single else null
+
+
+def voxel_test(
+    profiles: np.ndarray, n_permutations: int = 1000, seed: int | None = 0, backend: str = "auto"
+) -> tuple[float, np.ndarray, float]:
+    """One voxel's test, as the map computes it: (C, the permutation null float64 (K,), the one-sided
+    p = (1 + #{null >= C}) / (1 + K)) for concept profiles (P, n). C and p are NaN for an invalid voxel."""
+    x = np.asarray(profiles, dtype=np.float64)
+    c = float(consistency(x[:, :, None])[0])
+    null = voxel_null(x, n_permutations, seed, backend)
+    p = float(p_from_counts(exceedance_counts(c, null), n_permutations)) if np.isfinite(c) else float("nan")
+    return c, null, p
 
 
 def _n_voxels(means: ProfileSource, n_voxels: int | None) -> int:

@@ -6,11 +6,13 @@ trials; it is *replicated* when it is significant in both split halves (the pape
 probabilistic map is, per voxel, the fraction of participants replicated (or significant, for a participant
 without split labels).
 
-Memory: responses are read chunk by chunk over voxels (``chunk_voxels``, default 8,192): per chunk one
-paradigm's trials (n_trials x chunk float32, 35 MB for 1,080 trials), the concept means of every run
-(runs x P x n x chunk float32, 53 MB for 3 runs) and the working copies of
-:func:`core.analyses.consistency.permutation_tests` (16 P n bytes per voxel, 71 MB): under 200 MB
-whatever the number of voxels, plus about 25 bytes per voxel and run for the outputs.
+Memory: responses are read chunk by chunk over voxels (``chunk_voxels``, default 8,192), once per chunk
+for all trials and both halves (a sparse averaging matrix per paradigm): per chunk a reused slab of each
+paradigm's trials (n_trials x chunk float32, 100 MB for 1,080 + 900 + 1,080 trials), the concept means of
+every run (runs x P x n x chunk float32, 53 MB for 3 runs) and the working copies of
+:func:`core.analyses.consistency.permutation_tests` (16 P n bytes per voxel, 71 MB): about 250 MB
+whatever the number of voxels, plus about 25 bytes per voxel and run for the outputs (measured on 204,492
+voxels: +150 to +230 MB beyond the memory-mapped input, benchmarks/consistency.py --whole-run).
 
 Participants with different masks on the same grid: the group map lives on the **union** of the masks, and
 a participant who lacks a voxel counts as not significant there (the denominator is always the number of
@@ -164,42 +166,60 @@ def participant_consistency(
     return result
 
 
-def average_trials(weights: np.ndarray, block: np.ndarray) -> np.ndarray:
+def average_trials(weights, block: np.ndarray) -> np.ndarray:
     """Concept means float32 (n, V) from averaging weights (n, n_trials) and trial responses (n_trials, V).
 
+    weights : dense float array or a scipy.sparse matrix (one non-zero per trial and run: the sparse
+        product reads each response once, ``n_trials x V`` multiply-adds instead of ``n x n_trials x V``).
     NaN responses are left out of their concept's mean (as the paper's pandas ``groupby().mean()``); a
     concept with no finite trial is NaN.
     """
     finite = np.isfinite(block)
     if finite.all():
-        return (weights @ block).astype(np.float32, copy=False)
+        return np.asarray(weights @ block).astype(np.float32, copy=False)
     hit = (weights > 0).astype(np.float32)
     with np.errstate(invalid="ignore", divide="ignore"):
-        means = (hit @ np.where(finite, block, 0.0)) / (hit @ finite.astype(np.float32))
+        means = np.asarray(hit @ np.where(finite, block, np.float32(0))) / np.asarray(
+            hit @ finite.astype(np.float32)
+        )
     return means.astype(np.float32, copy=False)
 
 
 def _concept_mean_loader(data: ParticipantData, runs, concepts):
     """``(start, stop) -> [(P, n, stop - start) per run]``: concept means of a voxel range for all trials
     (run None) and each split half, from one read of each paradigm's responses (the stacked averaging
-    matrices of :meth:`ParticipantData.trial_weights`; concepts without trials give NaN rows, as in
+    matrices of :meth:`ParticipantData.trial_weights`, held sparse: one pass over each chunk of the memory
+    map serves every run; concepts without trials give NaN rows, as in
     :meth:`ParticipantData.concept_means`). NaN betas are left out of their concept's mean (pandas'
     ``groupby().mean()`` in the paper); a concept whose trials are all NaN is NaN, so is the voxel."""
+    from scipy import sparse
+
     weights = {}
     for paradigm in data.paradigms:
         w = np.concatenate([data.trial_weights(paradigm, split, concepts) for split in runs])
-        weights[paradigm] = (w, w.sum(axis=1) == 0)
+        weights[paradigm] = (sparse.csr_matrix(w), w.sum(axis=1) == 0)
+    n_runs, n_par = len(runs), len(data.paradigms)
+    n_rows = next(iter(weights.values()))[0].shape[0] // n_runs
+    buffers: dict = {}  # reused while the chunk width stays the same (fresh pages cost page faults)
 
     def load(start: int, stop: int) -> list[np.ndarray]:
-        per_paradigm = []
-        for paradigm in data.paradigms:
+        """The returned arrays are overwritten by the next call."""
+        m = stop - start
+        if buffers.get("width") != m:
+            buffers.clear()
+            buffers.update(width=m, out=np.empty((n_runs, n_par, n_rows, m), dtype=np.float32))
+        out = buffers["out"]
+        for p, paradigm in enumerate(data.paradigms):
             w, empty = weights[paradigm]
-            block = np.asarray(data.betas(paradigm)[:, start:stop], dtype=np.float32)
+            betas = data.betas(paradigm)
+            if paradigm not in buffers:
+                buffers[paradigm] = np.empty((betas.shape[0], m), dtype=np.float32)
+            block = buffers[paradigm]
+            np.copyto(block, betas[:, start:stop], casting="same_kind")  # one read of the memory map
             means = average_trials(w, block)
             means[empty] = np.nan
-            per_paradigm.append(means.reshape(len(runs), -1, stop - start))
-        stacked = np.stack(per_paradigm, axis=1)  # (runs, P, n, V)
-        return [stacked[i] for i in range(len(runs))]
+            out[:, p] = means.reshape(n_runs, n_rows, m)
+        return [out[i] for i in range(n_runs)]
 
     return load
 
@@ -231,8 +251,11 @@ def group_fraction(
     geometry = geometry or union_geometry([g for g, _f in flags])
     total = np.zeros(geometry.n_voxels, dtype=np.float64)
     for g, flag in flags:
-        idx = geometry.index_of(g.ijk) if g is not geometry else np.arange(g.n_voxels)
-        np.add.at(total, idx, np.asarray(flag, dtype=np.float64))
+        flag = np.asarray(flag, dtype=np.float64)
+        if g is geometry:
+            total += flag
+        else:
+            total += np.bincount(geometry.index_of(g.ijk), weights=flag, minlength=geometry.n_voxels)
     return geometry, (total / max(len(flags), 1)).astype(np.float32)
 
 
@@ -262,18 +285,35 @@ def voxel_card(
 
 
 RESULTS_FILE = "consistency_voxels.csv"
+RESULTS_FILES = (RESULTS_FILE, "consistency_voxels.parquet")  # table_format=csv or parquet
 
 
 def consistency_results(results_dir, needed_for: str) -> Path:
-    """``consistency_voxels.csv`` of an earlier consistency run in ``results_dir`` (``--results``).
+    """The voxel table (``consistency_voxels.csv`` or ``.parquet``) of an earlier consistency run in
+    ``results_dir`` (``--results``).
 
     ParameterError when no folder was given, DataError when it holds no such file; ``needed_for`` names
     what needs it, for the message.
     """
     if results_dir is None:
         raise ParameterError(f"{needed_for} needs --results DIR, the output folder of a consistency run")
-    path = Path(results_dir) / RESULTS_FILE
-    if not path.is_file():
-        raise DataError(path, f"not found; {needed_for} needs --results to be the output folder of a "
-                              "consistency run")
-    return path
+    for name in RESULTS_FILES:
+        path = Path(results_dir) / name
+        if path.is_file():
+            return path
+    raise DataError(Path(results_dir) / RESULTS_FILE, f"not found; {needed_for} needs --results to be the "
+                                                      "output folder of a consistency run")
+
+
+def read_consistency_voxels(results_dir, needed_for: str):
+    """(path, DataFrame) of :func:`consistency_results`, read from CSV or Parquet (participant as str)."""
+    import pandas as pd
+
+    path = consistency_results(results_dir, needed_for)
+    try:
+        if path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+            return path, frame.assign(participant=frame["participant"].astype(str))
+        return path, pd.read_csv(path, dtype={"participant": str})
+    except (OSError, ValueError) as exc:
+        raise DataError(path, f"unreadable consistency table ({exc})") from None

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from core.analyses.cv import Folds
-from core.analyses.ridge import DEFAULT_CHUNK_BYTES, PAPER_ALPHAS, fold_mean, ridge_cv_scores
+from core.analyses.ridge import DEFAULT_CHUNK_BYTES, PAPER_ALPHAS, ridge_cv_scores
+from core.analyses.scores import fold_mean
 from core.data.concepts import load_concepts
 from core.errors import DataError
 from core.progress import CancelToken, ProgressFn, check_cancel, no_progress, sub_progress
@@ -105,11 +106,6 @@ def make_items(events: pd.DataFrame, per_concept: bool) -> Items:
         order = np.argsort(events["stimulus"].astype(str).to_numpy()[first], kind="stable")
         keys, weights = keys.iloc[order].reset_index(drop=True), weights[order]
     return Items(keys, weights)
-
-
-def item_features(features, items: Items) -> np.ndarray:
-    """Feature rows per item: float32 (n_items, L+1, H) from a ``StimulusFeatures``."""
-    return np.asarray(features.for_events(items.keys), dtype=np.float32)
 
 
 @dataclass

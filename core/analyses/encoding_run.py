@@ -5,9 +5,9 @@ Targets are described per participant by :class:`Targets` with integer ``keys`` 
 participants (atlas label, union-grid voxel index, quartile-cell code): the paper's selection and the
 noise ceiling average item responses across participants by (item, key).
 
-Memory: per participant the item responses (n_items, T) float32; for ``selection=paper``, two
-accumulators of (n_union_items, T_union) float64, and with the noise ceiling three more over the union of
-stimulus items.
+Memory: per participant the item responses (n_items, T) float32; for ``selection=paper`` and the noise
+ceiling, the group pass streams over chunks of the union target keys, its accumulators bounded by
+``group_chunk_bytes`` (default 1 GiB; :func:`group_results` states the bound).
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from core.progress import CancelToken, ProgressFn, check_cancel, no_progress, su
 from core.stats.noise_ceiling import NoiseCeiling, nsd_from_moments
 
 SELECT = "select"
+#: default bound on the group pass's per-chunk accumulators (bytes), see :func:`group_results`.
+DEFAULT_GROUP_BYTES = 1 << 30
 
 
 @dataclass
@@ -153,6 +155,7 @@ def run_encoding(
     choice: PaperChoice | None = None,
     choice_key: Callable[[np.ndarray], np.ndarray] | None = None,
     pool_voxels: bool = False,
+    group_chunk_bytes: int = DEFAULT_GROUP_BYTES,
 ) -> EncodingRun:
     """Encode ``targets`` of every participant from ``model`` features of ``paradigm`` (method.md §3.4–3.5).
 
@@ -163,6 +166,7 @@ def run_encoding(
     ``brain_encoding_quartiles.py``); ``choice_key`` maps this run's target keys to the choice's keys.
     pool_voxels : the paper's group average over voxel-level rows (each participant's target weighs by
     its number of voxels times trials) instead of over target-mean rows (trials only).
+    group_chunk_bytes : bound on the group pass's accumulators (see :func:`group_results`).
     """
     from core.features.dataset import dataset_features
     from core.features.registry import resolve_model
@@ -197,22 +201,23 @@ def run_encoding(
 
     paper_mode = mode == "select" and selection == "paper"
     if (paper_mode and choice is None) or noise_ceiling:
-        acc, ceiling = _group_pass(dataset, participants, paradigm, prepare, pool_voxels, noise_ceiling,
-                                   progress, cancel)
-        run.group_keys = acc.keys
-        if ceiling is not None:
-            run.noise_ceiling = _ceiling(ceiling, acc.keys)
-    if paper_mode and choice is None:
-        item_keys = keys_from_ranks(acc.items, per_concept)
-        Yg = acc.mean()
-        Xg = {p: np.asarray(feats[p].for_events(item_keys), np.float32) for p in poolings}
-        ok = np.all(np.isfinite(Yg), axis=0)
-        folds = make_folds(item_keys["concept"].to_numpy(), cv_folds, seed, cv_groups)
-        sub = sub_progress(progress, 0.4, 0.6)
-        scores, pi, li = paper_selection(Xg, np.nan_to_num(Yg), folds, layers, device=device,
-                                         progress=sub, cancel=cancel)
-        scores.r[..., ~ok] = np.nan
-        choice = PaperChoice(acc.keys, pi, li, scores)
+        group_inputs = {}
+
+        def select(items: np.ndarray, Yg: np.ndarray, sub: ProgressFn):
+            if not group_inputs:  # the same union items in every chunk
+                item_keys = keys_from_ranks(items, per_concept)
+                group_inputs["X"] = {p: np.asarray(feats[p].for_events(item_keys), np.float32)
+                                     for p in poolings}
+                group_inputs["folds"] = make_folds(item_keys["concept"].to_numpy(), cv_folds, seed, cv_groups)
+            return paper_selection(group_inputs["X"], Yg, group_inputs["folds"], layers, device=device,
+                                   progress=sub, cancel=cancel)
+
+        keys, group_choice, run.noise_ceiling = group_results(
+            participants, paradigm, prepare, pool_voxels, noise_ceiling,
+            select if (paper_mode and choice is None) else None, group_chunk_bytes,
+            sub_progress(progress, 0.3, 0.6), cancel)
+        run.group_keys = keys
+        choice = choice if group_choice is None else group_choice
     if paper_mode:
         run.group_keys, run.group_curves, run.choice = choice.keys, choice.curves, choice
     start = 0.6 if paper_mode else 0.4
@@ -234,11 +239,9 @@ def run_encoding(
     return run
 
 
-def _group_pass(dataset, participants, paradigm, prepare, pool_voxels, stimulus_ceiling, progress, cancel):
-    """Pool every participant's responses by (item, target key) as the paper's ``groupby().mean()``
-    over the concatenated participants does (participants with more trials, or more voxels with
-    ``pool_voxels``, weigh more). With ``stimulus_ceiling`` also a stimulus-level accumulator for the
-    noise ceiling (the paper's 1,080 (concept, stimulus_idx) items in every paradigm)."""
+def _group_layout(participants, paradigm, prepare, stimulus_ceiling):
+    """Union item ranks, union stimulus-item ranks (or None) and union target keys (sorted) of the
+    participants, from their events and keys only (no responses are read)."""
     ranks, keys, stim_ranks = [], [], []
     for pid in participants:
         data, items, tg = prepare(pid)
@@ -247,23 +250,108 @@ def _group_pass(dataset, participants, paradigm, prepare, pool_voxels, stimulus_
         if stimulus_ceiling:
             stim_ranks.append(item_ranks(make_items(data.events[paradigm], False).keys))
         data.release()
-    acc = _Accumulator(np.concatenate(ranks), np.concatenate(keys), squares=False)
-    ceiling = (_Accumulator(np.concatenate(stim_ranks), np.concatenate(keys), squares=True)
-               if stimulus_ceiling else None)
+    stim = np.unique(np.concatenate(stim_ranks)) if stimulus_ceiling else None
+    return np.unique(np.concatenate(ranks)), stim, np.unique(np.concatenate(keys))
+
+
+def _chunk_columns(keys: np.ndarray, chunk: np.ndarray):
+    """A participant's columns whose keys lie in ``chunk`` (a run of the sorted union keys): None for
+    all of them, a slice when they are contiguous (memory maps then read only that part), else indices."""
+    inside = (keys >= chunk[0]) & (keys <= chunk[-1])
+    if inside.all():
+        return None
+    cols = np.flatnonzero(inside)
+    if cols.size and cols[-1] - cols[0] + 1 == cols.size:
+        return slice(int(cols[0]), int(cols[-1]) + 1)
+    return cols
+
+
+def _group_pass(dataset, participants, paradigm, prepare, pool_voxels, stimulus_ceiling, progress, cancel,
+                keys: np.ndarray | None = None, layout=None):
+    """Pool every participant's responses by (item, target key) as the paper's ``groupby().mean()``
+    over the concatenated participants does (participants with more trials, or more voxels with
+    ``pool_voxels``, weigh more). With ``stimulus_ceiling`` also a stimulus-level accumulator for the
+    noise ceiling (the paper's 1,080 (concept, stimulus_idx) items in every paradigm).
+
+    keys : a run of the sorted union keys to accumulate (default all); layout : :func:`_group_layout`'s
+    result when the caller has it. Progress goes 0 -> 1 over the participants."""
+    items_u, stim_u, union = layout or _group_layout(participants, paradigm, prepare, stimulus_ceiling)
+    chunk = union if keys is None else np.asarray(keys)
+    acc = _Accumulator(items_u, chunk, squares=False)
+    ceiling = _Accumulator(stim_u, chunk, squares=True) if stimulus_ceiling else None
     for n, pid in enumerate(participants):
         check_cancel(cancel)
         data, items, tg = prepare(pid)
-        values = tg.values(paradigm)
-        weights = items.n_trials[:, None]
-        if pool_voxels and tg.n_voxels is not None:
-            weights = weights * np.asarray(tg.n_voxels, np.float64)[None, :]
-        acc.add(item_ranks(items.keys), tg.keys, items.responses(values), weights)
-        if ceiling is not None:
-            stim = make_items(data.events[paradigm], False)
-            ceiling.add(item_ranks(stim.keys), tg.keys, stim.responses(values))
+        cols = _chunk_columns(tg.keys, chunk)
+        pick = (lambda a: a) if cols is None else (lambda a, c=cols: a[..., c])
+        tkeys = pick(tg.keys)
+        if tkeys.size:
+            values = pick(tg.values(paradigm))
+            weights = items.n_trials[:, None]
+            if pool_voxels and tg.n_voxels is not None:
+                weights = weights * pick(np.asarray(tg.n_voxels, np.float64))[None, :]
+            acc.add(item_ranks(items.keys), tkeys, items.responses(values), weights)
+            if ceiling is not None:
+                stim = make_items(data.events[paradigm], False)
+                ceiling.add(item_ranks(stim.keys), tkeys, stim.responses(values))
         data.release()
-        progress(0.3 + 0.1 * (n + 1) / len(participants), f"group average {pid}")
+        progress((n + 1) / len(participants), f"group average {pid}")
     return acc, ceiling
+
+
+def group_results(participants, paradigm, prepare, pool_voxels: bool, noise_ceiling: bool, select,
+                  chunk_bytes: int = DEFAULT_GROUP_BYTES, progress: ProgressFn = no_progress,
+                  cancel: CancelToken | None = None):
+    """The group pass, streamed over chunks of the union target keys: per chunk the participants'
+    responses of those keys are pooled (:func:`_group_pass`), then the noise ceiling and the paper's
+    selection (``select(union_items, Y_group (n_items, C) float32, progress) -> (LayerScores, pooling
+    index, layer id)``, or None) run on the chunk; both are per target, so the results equal the
+    unchunked pass.
+
+    Peak memory of the pass is bounded by ``chunk_bytes`` (plus one participant's responses as
+    ``prepare`` loads them, and the selection's ridge buffers): a chunk of C keys holds float64
+    accumulators of 8 C (2 n_items + 3 n_stimulus_items) bytes (the last term with ``noise_ceiling``),
+    and the group means and the ceiling's moments need temporaries of at most 8 C (3 n_items +
+    6 n_stimulus_items) more, so C = chunk_bytes // (8 (5 n_items + 9 n_stimulus_items)) keys (at least
+    one): 1 GiB (the default) is ~8,900 keys at 1,080 items with the ceiling. Each chunk reads every
+    participant once more (only the chunk's columns where they are contiguous) and repeats the ridge
+    decompositions of the selection (per pooling, layer and fold; estimated 5-15% of a chunk's ridge work
+    at ~9,000 targets). The kept results are the selection's LayerScores, O(poolings x layers x folds x T).
+
+    Returns (union keys (T,), PaperChoice or None, NoiseCeiling or None).
+    """
+    items_u, stim_u, union = layout = _group_layout(participants, paradigm, prepare, noise_ceiling)
+    per_key = 8 * (5 * items_u.size + (9 * stim_u.size if noise_ceiling else 0))
+    size = max(1, int(chunk_bytes) // per_key)
+    bounds = list(range(0, union.size, size)) or [0]
+    pieces, ceilings = [], []
+    for c, start in enumerate(bounds):
+        check_cancel(cancel)
+        keys = union[start:start + size]
+        sub = sub_progress(progress, c / len(bounds), (c + 1) / len(bounds))
+        acc, ceiling = _group_pass(None, participants, paradigm, prepare, pool_voxels, noise_ceiling,
+                                   sub_progress(sub, 0.0, 0.3 if select else 1.0), cancel, keys, layout)
+        if ceiling is not None:
+            ceilings.append(_ceiling(ceiling, acc.keys))
+            del ceiling
+        if select is not None:
+            Yg = acc.mean()
+            del acc
+            ok = np.all(np.isfinite(Yg), axis=0)
+            scores, pi, li = select(items_u, np.nan_to_num(Yg), sub_progress(sub, 0.3, 1.0))
+            scores.r[..., ~ok] = np.nan
+            pieces.append((scores, pi, li))
+    choice = None
+    if pieces:
+        first = pieces[0][0]
+        curves = LayerScores(first.poolings, first.layers, np.concatenate([p[0].r for p in pieces], -1),
+                             np.concatenate([p[0].alpha for p in pieces], -1))
+        choice = PaperChoice(union, np.concatenate([p[1] for p in pieces]),
+                             np.concatenate([p[2] for p in pieces]), curves)
+    nc = None
+    if ceilings:
+        nc = NoiseCeiling(*(np.concatenate([getattr(x, f) for x in ceilings]) for f in ("nc", "ncsnr", "n")))
+    return union, choice, nc
 
 
 def _ceiling(acc: _Accumulator, keys: np.ndarray) -> NoiseCeiling:

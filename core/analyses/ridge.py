@@ -11,7 +11,8 @@ exact LOO error of its ``_RidgeGCV``), much faster for many targets:
   item i is ``(R0_i + sum_k U_ik s_k Z_k) / (c_i + sum_k U_ik^2 s_k)`` where ``R0 = Yc - U Z`` and
   ``c_i = 1 - 1/n - sum_k U_ik^2`` belong to the part of the centred item space that ``Xc`` does not
   span (both are exactly zero when ``Xc`` has full rank n - 1, the usual n < p case). This form has no
-  cancellation at tiny alphas and no 1/alpha overflow at huge ones;
+  cancellation at tiny alphas and no 1/alpha overflow at huge ones. When they are not zero the
+  numerator is computed as the equal ``Yc_i + sum_k U_ik (s_k - 1) Z_k``, so R0 needs no GEMM;
 * the scores of all alphas for a chunk of targets come from one GEMM ``(A n, r) x (r, T_chunk)``;
   alphas whose shrinkage vectors are identical at working precision (far outside the eigenvalue
   range) are scored once, which gives exactly the same choice as scoring each of them;
@@ -24,6 +25,21 @@ exact LOO error of its ``_RidgeGCV``), much faster for many targets:
 training mean and Pearson r is undefined: it is reported as **NaN**, always (sklearn + scipy give a
 constant prediction there too, or one whose only variation is rounding noise).
 
+**FLOP model** (per fold: n training items, m test items, p features, r = rank of Xc <= min(n - 1, p),
+T targets, A alphas of which A_u have distinct shrinkage at working precision):
+
+* decomposition, once per fold and independent of T: centring O(n p), Gram matrix 2 n p min(n, p),
+  ``eigh`` O(min(n, p)^3), all float64; preparation of ``M`` O(A_u n r); test projection
+  ``(Xte - mean) Xc' U`` 2 m n (p + r);
+* per target, all float32 GEMMs: ``Z = U' Yc`` 2 n r; the LOO numerators ``M Z`` **2 A_u n r** (the one
+  large GEMM; with a complement it computes ``U (S - I) Z``, so that ``R0 = Yc - U Z`` costs no GEMM of
+  its own); scoring (add the term ``Yc / d``, square, sum over items) 3 A_u n in one fused pass (numba,
+  memory-bound); the choice A; refit and prediction from the same decomposition 2 m r; Pearson r ~8 m.
+
+Total ~= 2 r T (A_u n + n + m) per fold: at stimulus level (900 items, 5 folds: n = 720, m = 180,
+p = r = 384, A_u ~ 20-25 of the paper's 60) the large GEMM is over 90% of the work, so the solver runs
+near the machine's float32 GEMM rate (benchmarks/encoding.py --stimulus measures the fraction).
+
 Memory: the score GEMM holds ``n_unique_alphas * n_train * T_chunk`` values of the working dtype;
 ``T_chunk`` is chosen so that this stays under ``max_chunk_bytes`` (default 64 MiB), plus
 O(n * T_chunk) for the chunk itself.
@@ -35,6 +51,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.analyses.scores import fold_mean, pearson_columns
 from core.errors import ParameterError
 from core.progress import CancelToken, ProgressFn, check_cancel, no_progress
 
@@ -107,6 +124,11 @@ class _Ops:
         self.np_dtype = np.dtype(dtype)
         self._buffer = None
         self.torch = backend == "torch"
+        self.fused = False  # numba kernel for the LOO scoring (numpy backend, when numba is installed)
+        if backend == "numpy":
+            from core.backend import has_numba
+
+            self.fused = has_numba()
         if self.torch:
             import torch
 
@@ -159,6 +181,7 @@ class _Prepared:
     inv_d: object  # (A_u, n, 1) or None
     Ut: object  # (r, n)
     n_unique: int
+    G: np.ndarray  # (r, A) float64: 1 / (lam + alpha), 0 for constant-fit alphas (refit)
 
 
 def _prepare(dec: Decomposition, alphas: np.ndarray, ops: _Ops) -> _Prepared:
@@ -181,8 +204,12 @@ def _prepare(dec: Decomposition, alphas: np.ndarray, ops: _Ops) -> _Prepared:
     if dec.complement is not None:
         d = d + dec.complement[:, None]
     inv_d = 1.0 / d.T  # (A_u, n)
-    M = inv_d[:, :, None] * U[None, :, :] * s_u[:, None, :]  # (A_u, n, r)
+    # with a complement, fold R0 = Yc - U Z into the GEMM: U S Z + R0 = U (S - I) Z + Yc
+    factors = s_u - 1.0 if dec.complement is not None else s_u
+    M = inv_d[:, :, None] * U[None, :, :] * factors[:, None, :]  # (A_u, n, r)
     n_u = s_u.shape[0]
+    G = 1.0 / (lam[:, None] + alphas[None, :])  # (r, A)
+    G[:, constant] = 0.0
     return _Prepared(
         dec=dec,
         alphas=alphas,
@@ -192,6 +219,7 @@ def _prepare(dec: Decomposition, alphas: np.ndarray, ops: _Ops) -> _Prepared:
         inv_d=ops.put(inv_d[:, :, None]) if dec.complement is not None else None,
         Ut=ops.put(U.T),
         n_unique=n_u,
+        G=G,
     )
 
 
@@ -200,18 +228,43 @@ def _chunk_size(n_unique: int, n: int, itemsize: int, max_bytes: int, n_targets:
     return int(max(1, min(n_targets, max_bytes // per_target)))
 
 
-def _loo_chunk(prep: _Prepared, Yc, ops: _Ops):
-    """LOO mean squared errors (A, Tc) as numpy, and Z = U' Yc (r, Tc) on the device."""
+def _project(prep: _Prepared, Yc):
+    """``Z = U' Yc`` (r, Tc)."""
+    return prep.Ut @ Yc
+
+
+def _loo_gemms(prep: _Prepared, Yc, ops: _Ops):
+    """The chunk's GEMMs: ``Z = U' Yc`` (r, Tc) and the LOO numerators without the complement term,
+    ``N = M Z`` (A_u n, Tc); with a complement the term to add is ``inv_d * Yc``."""
+    Z = _project(prep, Yc)
+    return Z, ops.matmul(prep.M, Z)  # the one large GEMM
+
+
+def _loo_scores(prep: _Prepared, N, Yc, ops: _Ops) -> np.ndarray:
+    """LOO mean squared errors float64 (A, Tc) from :func:`_loo_gemms`' output (N is overwritten)."""
     n = prep.dec.n
-    Z = prep.Ut @ Yc
-    N = ops.matmul(prep.M, Z)  # (A_u * n, Tc)
+    if ops.fused:
+        from core.analyses._ridge_numba import loo_square_sums
+
+        sums = np.empty((prep.n_unique, N.shape[1]), np.float64)
+        if prep.inv_d is not None:
+            loo_square_sums(N, n, np.ascontiguousarray(prep.inv_d[:, :, 0]), Yc, sums)
+        else:
+            empty = np.zeros((0, 0), N.dtype)
+            loo_square_sums(N, n, empty, empty, sums)
+        return (sums / n)[prep.inverse]
     N = N.reshape(prep.n_unique, n, -1)
     if prep.inv_d is not None:
-        R0 = Yc - prep.Ut.T @ Z
-        N += prep.inv_d * R0[None]
+        N += prep.inv_d * Yc[None]
     ops.square_(N)
     mse = ops.get(N.sum(1)) / n  # (A_u, Tc)
-    return mse.astype(np.float64)[prep.inverse], Z
+    return mse.astype(np.float64)[prep.inverse]
+
+
+def _loo_chunk(prep: _Prepared, Yc, ops: _Ops):
+    """LOO mean squared errors (A, Tc) as numpy, and Z = U' Yc (r, Tc) on the device."""
+    Z, N = _loo_gemms(prep, Yc, ops)
+    return _loo_scores(prep, N, Yc, ops), Z
 
 
 def _select(mse: np.ndarray) -> np.ndarray:
@@ -219,29 +272,14 @@ def _select(mse: np.ndarray) -> np.ndarray:
     return np.argmin(mse, axis=0)
 
 
-def _fit_weights(prep: _Prepared, best: np.ndarray, Z, ops: _Ops, left: np.ndarray) -> np.ndarray:
+def _fit_weights(prep: _Prepared, best: np.ndarray, Z, ops: _Ops, LU) -> np.ndarray:
     """``left @ U diag(1/(lam + alpha_t)) Z_t`` for every target t at once -> numpy (m, Tc).
 
-    Targets whose chosen alpha gives the training mean (``constant``) get 0.
+    ``LU`` = ``ops.put(left @ U)`` (m, r), computed once per training set. Targets whose chosen alpha
+    gives the training mean (``constant``) get 0.
     """
-    G = 1.0 / (prep.dec.lam[:, None] + prep.alphas[None, :])  # (r, A)
-    G[:, prep.constant] = 0.0
-    LU = ops.put(left @ prep.dec.U)  # (m, r)
-    return ops.get(LU @ (ops.put(G[:, best]) * Z))
-
-
-def pearson_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pearson r between matching columns of ``a`` and ``b`` (n, T); NaN where either is constant."""
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    a = a - a.mean(axis=0)
-    b = b - b.mean(axis=0)
-    num = np.einsum("ij,ij->j", a, b)
-    den = np.sqrt(np.einsum("ij,ij->j", a, a) * np.einsum("ij,ij->j", b, b))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = num / den
-    r[~(den > 0)] = np.nan
-    return r
+    W = ops.put(prep.G[:, best]) * Z
+    return ops.get((W.T @ LU.T).T)  # this orientation is 2-4x faster in OpenBLAS for small m
 
 
 @dataclass
@@ -303,7 +341,7 @@ def ridge_cv_scores(
         check_cancel(cancel)
         dec = decompose(X[train])
         prep = _prepare(dec, alphas, ops)
-        Kte = (np.asarray(X[test], np.float64) - dec.x_mean) @ dec.Xc.T  # (n_te, n_tr)
+        LU = ops.put(((np.asarray(X[test], np.float64) - dec.x_mean) @ dec.Xc.T) @ dec.U)  # (n_te, r)
         chunk = _chunk_size(prep.n_unique, dec.n, ops.np_dtype.itemsize, max_chunk_bytes, T)
         for start in range(0, T, chunk):
             check_cancel(cancel)
@@ -315,7 +353,7 @@ def ridge_cv_scores(
             best = _select(mse)
             alpha_out[f, cols] = alphas[best]
             loo[f, cols] = mse[best, np.arange(best.size)]
-            pred = _fit_weights(prep, best, Z, ops, Kte)
+            pred = _fit_weights(prep, best, Z, ops, LU)
             score = pearson_columns(pred, Y[test, cols])
             score[prep.constant[best]] = np.nan
             r[f, cols] = score
@@ -355,6 +393,7 @@ class RidgeLOO:
         T = Y2.shape[1]
         y_mean = Y2.mean(axis=0)
         chunk = _chunk_size(prep.n_unique, dec.n, ops.np_dtype.itemsize, self.max_chunk_bytes, T)
+        LU = ops.put(dec.Xc.T @ dec.U)
         coef = np.zeros((dec.Xc.shape[1], T))
         self.alpha_ = np.empty(T)
         self.best_score_ = np.empty(T)
@@ -366,7 +405,7 @@ class RidgeLOO:
             self.alpha_[cols] = alphas[best]
             self.best_score_[cols] = -mse[best, np.arange(best.size)]
             self.constant_[cols] = prep.constant[best]
-            coef[:, cols] = _fit_weights(prep, best, Z, ops, dec.Xc.T)
+            coef[:, cols] = _fit_weights(prep, best, Z, ops, LU)
         self.coef_ = coef.T
         self.intercept_ = y_mean - dec.x_mean @ coef
         if Y.ndim == 1:
@@ -376,11 +415,3 @@ class RidgeLOO:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return np.asarray(X, dtype=np.float64) @ np.asarray(self.coef_).T + self.intercept_
-
-
-def fold_mean(r: np.ndarray) -> np.ndarray:
-    """Mean over folds (axis 0) skipping NaN folds; NaN where every fold is NaN. float64 (T,)."""
-    valid = np.isfinite(r)
-    count = valid.sum(axis=0)
-    total = np.where(valid, r, 0.0).sum(axis=0)
-    return np.where(count > 0, total / np.maximum(count, 1), np.nan)

@@ -17,9 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from core.errors import ParameterError
-
-DISTANCES = ("correlation", "cosine", "euclidean")
-COMPARISONS = ("spearman", "kendall_tau_a", "pearson")
+from core.names import COMPARISONS, DISTANCES  # noqa: F401 - re-exported: the implementing module's names
 
 
 def n_pairs(n: int) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.analyses.consistency_maps import consistency_results
+from core.analyses.consistency_maps import read_consistency_voxels
 from core.analyses.rsa import brain_concept_patterns, concept_vectors, rdm, rdms
 from core.analyses.rsa_pipeline import ParticipantRDMs
 from core.errors import DataError, ParameterError
@@ -45,8 +45,7 @@ def load_rois(spec: str, tsv: str | None = None):
 def significant_voxels(results_dir: str | Path | None, participant: str, geometry) -> np.ndarray:
     """Voxels significant in both halves (``replicated``; else ``significant``) for one participant,
     from ``consistency_voxels.csv`` of an earlier consistency run: bool (V,)."""
-    path = consistency_results(results_dir, "sig_voxels_only")
-    table = pd.read_csv(path, dtype={"participant": str})
+    path, table = read_consistency_voxels(results_dir, "sig_voxels_only")
     column = "replicated" if "replicated" in table else "significant"
     if not {"participant", "i", "j", "k", column} <= set(table.columns):
         raise DataError(path, f"needs columns participant, i, j, k and {column}")

@@ -24,9 +24,9 @@ from core.analyses.rsa_stats import (
     select_paper,
 )
 from core.errors import ParameterError
+from core.names import BASELINES  # noqa: F401 - re-exported: the implementing module's names
 from core.progress import CancelToken, ProgressFn, check_cancel, no_progress, sub_progress
 
-BASELINES = ("permutation", "single_shuffle")
 Setting = tuple[str, str, str]  # (model, condition, pooling)
 
 

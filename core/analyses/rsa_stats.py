@@ -37,10 +37,10 @@ from core.analyses.rsa import COMPARISONS, check_choice, kendall_tau_a, n_from_p
 from core.analyses.rsa_kernels import gather_numpy, independent_null, single_thread_blas, square_scores
 from core.backend import resolve_device, select_backend
 from core.errors import ParameterError
+from core.names import SCHEMES  # noqa: F401 - re-exported: the implementing module's names
 from core.progress import CancelToken, ProgressFn, check_cancel, no_progress
 from core.stats.permutation import make_permutations, p_from_counts
 
-SCHEMES = ("independent", "product")
 CHUNK_BYTES = 64 << 20  # bound on each temporary gather block of the product scheme (float32)
 
 

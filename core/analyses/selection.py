@@ -16,9 +16,8 @@ import pandas as pd
 from core.analyses.cv import Folds
 from core.analyses.encoding import ChosenScores, LayerScores, item_ranks, layer_scores, score_with_choice
 from core.analyses.ridge import PAPER_ALPHAS
+from core.names import SELECTIONS  # noqa: F401 - re-exported: the implementing module's names
 from core.progress import CancelToken, ProgressFn, check_cancel, no_progress, sub_progress
-
-SELECTIONS = ("paper", "nested")
 
 
 def paper_selection(

@@ -45,6 +45,7 @@ from scipy.spatial import cKDTree
 from core.atlas import _assets
 from core.atlas.labels import LabelVolume, load_label_volume
 from core.atlas.meshes import HEMIS, RIGHT_OFFSET, load_mesh
+from core.atomic import atomic_file
 from core.data.geometry import MNI_2MM_AFFINE, MNI_2MM_SHAPE
 from core.progress import ProgressFn, no_progress
 
@@ -179,14 +180,11 @@ def glasser_mni(rebuild: bool = False, progress: ProgressFn = no_progress) -> La
     vol = None if rebuild else _cached(path)
     if vol is None:
         vol = build_glasser_volume(progress=progress)
-        path.parent.mkdir(parents=True, exist_ok=True)
         img = vol.to_nifti()
         img.header["descrip"] = f"{method_key()};HCP-MMP1.0 from S1200 fs_LR"[:79]
-        tmp = path.with_name(f".{CACHE_NAME}.{os.getpid()}.nii.gz")
-        tmp_tsv = path.with_name(f".{CACHE_NAME}.{os.getpid()}.tsv")
-        nib.save(img, str(tmp))
-        vol.table.to_csv(tmp_tsv, sep="\t", index=False)
-        os.replace(tmp_tsv, path.with_name(CACHE_NAME + ".tsv"))
-        os.replace(tmp, path)
+        # the table is renamed into place first, the volume (what _cached looks for) last
+        with atomic_file(path) as tmp, atomic_file(path.with_name(CACHE_NAME + ".tsv")) as tmp_tsv:
+            nib.save(img, str(tmp))
+            vol.table.to_csv(tmp_tsv, sep="\t", index=False)
     _MEMORY["mni2mm"] = vol
     return vol

@@ -95,10 +95,6 @@ class VolumeToSurface:
     def n_vertices(self) -> dict[str, int]:
         return {h: len(v) for h, v in self.vertex_voxel.items()}
 
-    def coverage(self) -> dict[str, float]:
-        """Fraction of vertices (per hemisphere) that have a dataset voxel."""
-        return {h: float(np.mean(v >= 0)) for h, v in self.vertex_voxel.items()}
-
     def project(self, values: np.ndarray) -> dict[str, np.ndarray]:
         """Per-voxel values (V,) or (V, K) -> {hemi: float32 (N,) or (N, K)}, NaN where no voxel."""
         values = np.asarray(values)

@@ -1,4 +1,4 @@
-"""Dataset model, readers and the synthetic demo."""
+"""Dataset model and readers (the synthetic demo is in :mod:`core.demo`)."""
 
 from core.data.concepts import PARADIGMS, load_concepts
 from core.data.dataset import Dataset, ParticipantData

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
-PARADIGMS: tuple[str, ...] = ("sentences", "pictures", "word_clouds")
+from core.names import PARADIGMS  # noqa: F401 - re-exported: the implementing module's names
 
 # Spellings seen in stimulus files that name the same concept.
 CONCEPT_ALIASES = {"count": "Counting"}

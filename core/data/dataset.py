@@ -19,7 +19,7 @@ from core.data.concepts import PARADIGMS, load_concepts
 from core.data.geometry import VoxelGeometry
 
 EVENT_COLUMNS = ("concept", "stimulus_idx", "split")
-VOXEL_CHUNK = 16384  # voxels per chunk in the concept-mean helpers
+VOXEL_CHUNK = 16384  # voxels per chunk in the concept-mean and label-mean helpers
 
 
 class ParticipantLoader(Protocol):
@@ -118,13 +118,6 @@ class ParticipantData:
         out[empty] = np.nan
         return out
 
-    def concept_matrix(
-        self, split: int | None = None, concepts: tuple[str, ...] | None = None
-    ) -> np.ndarray:
-        """Concept means of every paradigm: float32 (n_paradigms, n_concepts, V), paradigms in
-        :attr:`paradigms` order."""
-        return np.stack([self.concept_means(p, split, concepts) for p in self.paradigms])
-
     def label_means(
         self, paradigm: str, labels: np.ndarray, label_ids: np.ndarray | None = None
     ) -> np.ndarray:
@@ -132,23 +125,60 @@ class ParticipantData:
 
         ``labels`` is int (V,) with 0 = unlabelled; ``label_ids`` fixes the column order (default:
         sorted non-zero labels present). NaN voxels are ignored (nanmean); empty labels give NaN.
+
+        One pass over the labelled voxels in chunks of ``VOXEL_CHUNK``: each chunk's responses
+        (n_trials x chunk float32, read as one slab of the memory map when the labelled voxels are dense
+        in it, else gathered) times a sparse voxel-to-label membership matrix (scipy.sparse): float32 sums
+        per chunk, accumulated over chunks in float64 (equal to the per-label nanmean to float32
+        precision, tests/test_dataset_model.py).
         """
         labels = np.asarray(labels)
         if labels.shape != (self.n_voxels,):
             raise ValueError(f"labels must have shape ({self.n_voxels},), got {labels.shape}")
         if label_ids is None:
             label_ids = np.unique(labels[labels != 0])
+        label_ids = np.asarray(label_ids)
         betas = self.betas(paradigm)
-        out = np.full((betas.shape[0], len(label_ids)), np.nan, dtype=np.float32)
-        for n, lab in enumerate(label_ids):
-            cols = np.flatnonzero(labels == lab)
-            if len(cols):
-                block = np.asarray(betas[:, cols], dtype=np.float32)
-                finite = np.isfinite(block)
-                counts = finite.sum(axis=1)
-                sums = np.where(finite, block, 0).sum(axis=1)
-                out[:, n] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-        return out
+        sums, counts = _label_sums(betas, labels, label_ids)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        return out.astype(np.float32)
+
+
+def _label_sums(betas: np.ndarray, labels: np.ndarray, label_ids: np.ndarray):
+    """Per trial and label, the sum of the finite responses and their count: float64 (n_trials, L) x 2."""
+    from scipy import sparse
+
+    n_trials = betas.shape[0]
+    column = np.full(labels.shape, -1, dtype=np.int64)
+    if len(label_ids):
+        order = np.argsort(label_ids, kind="stable")
+        pos = np.minimum(np.searchsorted(label_ids[order], labels), len(label_ids) - 1)
+        hit = label_ids[order][pos] == labels
+        column[hit] = order[pos[hit]]
+    cols = np.flatnonzero(column >= 0)
+    sums = np.zeros((n_trials, len(label_ids)))
+    counts = np.zeros((n_trials, len(label_ids)))
+    for start in range(0, len(cols), VOXEL_CHUNK):
+        sel = cols[start : start + VOXEL_CHUNK]
+        first, last = int(sel[0]), int(sel[-1]) + 1
+        if last - first <= 2 * len(sel):  # dense enough: read the slab, zero weight on unlabelled voxels
+            block = np.asarray(betas[:, first:last], dtype=np.float32)
+            rows = sel - first
+        else:
+            block = np.asarray(betas[:, sel], dtype=np.float32)
+            rows = np.arange(len(sel))
+        member = sparse.csr_matrix(
+            (np.ones(len(sel), dtype=np.float32), (rows, column[sel])), shape=(block.shape[1], len(label_ids))
+        )
+        finite = np.isfinite(block)
+        if finite.all():
+            sums += block @ member
+            counts += np.asarray(member.sum(axis=0))
+        else:
+            sums += np.where(finite, block, np.float32(0)) @ member
+            counts += finite.astype(np.float32) @ member
+    return sums, counts
 
 
 @dataclass(eq=False)

@@ -1,5 +1,7 @@
 """Atomic output folders: files are written under a hidden staging folder and moved to their final
-names only when the whole run succeeded, so a failed or cancelled run leaves no partial files."""
+names only when the whole run succeeded, so a failed or cancelled run leaves no partial files.
+
+Single cache files and folders use :mod:`core.atomic` (the bottom layer, usable by ``core.data``)."""
 
 from __future__ import annotations
 

@@ -13,12 +13,12 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from core.atomic import atomic_file
 from core.errors import DataError
 
 
@@ -92,17 +92,10 @@ def save_features(path: Path, hidden: np.ndarray, frame: pd.DataFrame, meta: dic
     if hidden.shape[0] != len(frame):
         raise ValueError(f"{hidden.shape[0]} feature rows for {len(frame)} stimuli")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {k: "" if v is None else str(v) for k, v in meta.items()}
     metadata["keys"] = _keys_json(frame)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file({"hidden": hidden}, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as tmp:
+        save_file({"hidden": hidden}, str(tmp), metadata=metadata)
     return path
 
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
+from core.atomic import atomic_dir
 from core.errors import ModelNotFoundError
 
 
@@ -51,24 +50,14 @@ def dequantised_folder(folder: str | Path, gguf_file: str, name: str | None = No
 
     hf_logging.disable_progress_bar()
 
-    target.parent.mkdir(parents=True, exist_ok=True)
     tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=gguf_file)
     model = AutoModel.from_pretrained(str(folder), gguf_file=gguf_file)
     # the weights are plain float32 tensors now; drop the GGUF quantiser so that saving is allowed
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
-    try:
+    # another process finishing first keeps its copy
+    with atomic_dir(target, complete=lambda t: (t / "model.safetensors").is_file()) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        try:
-            os.replace(tmp, target)
-        except OSError:  # another process finished first: keep its copy
-            if not (target / "model.safetensors").is_file():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target

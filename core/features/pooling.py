@@ -12,8 +12,7 @@ from collections.abc import Sequence
 import torch
 
 from core.errors import ParameterError
-
-POOLINGS = ("last_tok", "mean", "first_tok")
+from core.features.registry import POOLINGS
 
 
 def check_poolings(poolings: Sequence[str]) -> tuple[str, ...]:

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
+from core.atomic import atomic_file
 from core.data.concepts import PARADIGMS
 from core.data.dataset import Dataset, ParticipantData
 from core.data.geometry import VoxelGeometry
@@ -194,7 +194,6 @@ def write_native(
     if stimuli is not None:
         stimuli.to_csv(root / "stimuli.tsv", sep="\t", index=False)
     meta = {"name": name, "space": space, "paradigms": paradigms, "participants": list(participants)}
-    tmp = root / "dataset.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2))
-    os.replace(tmp, root / "dataset.json")
+    with atomic_file(root / "dataset.json") as tmp:
+        tmp.write_text(json.dumps(meta, indent=2))
     return root

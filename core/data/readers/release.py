@@ -39,14 +39,13 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from core.atomic import atomic_dir
 from core.data.concepts import PARADIGMS
 from core.data.dataset import Dataset, ParticipantData
 from core.data.geometry import MNI_2MM_AFFINE, MNI_2MM_SHAPE, VoxelGeometry
@@ -296,9 +295,8 @@ class CachedBetas:
 def _convert(folder: Path, betas_files: dict[str, Path], n_trials: dict[str, int],
              language_vol: np.ndarray | None) -> None:
     """Write mask.npy and {paradigm}.npy (float32 T x V) into ``folder`` atomically."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".tmp-", dir=folder.parent))
-    try:
+    # another process finishing the same conversion first keeps its copy
+    with atomic_dir(folder, complete=lambda f: (f / "done.json").is_file()) as tmp:
         valid = {}
         for paradigm, path in betas_files.items():
             arr = read_glmsingle(path)
@@ -322,13 +320,6 @@ def _convert(folder: Path, betas_files: dict[str, Path], n_trials: dict[str, int
         (tmp / "done.json").write_text(json.dumps({
             "version": CACHE_VERSION, "sources": {p: str(f) for p, f in betas_files.items()},
             "n_voxels": int(mask.sum()), "n_trials": n_trials}))
-        try:
-            os.replace(tmp, folder)
-        except OSError:  # another process finished the same conversion first
-            if not (folder / "done.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _write_valid(arr: np.ndarray, out_path: Path) -> np.ndarray:

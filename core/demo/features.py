@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.atomic import atomic_file
 from core.progress import ProgressFn, no_progress
 
 DEMO_MODEL = "minilm"
@@ -72,10 +73,8 @@ def cached_text_features(texts: list[str], progress: ProgressFn | None = None) -
             return cached
     out = minilm_last_layer(texts, progress)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-        np.save(tmp, out)
-        os.replace(tmp, path)
+        with atomic_file(path) as tmp:
+            np.save(tmp, out)
     except OSError:
         pass  # a read-only cache only costs time
     return out

@@ -7,10 +7,10 @@ trials, the paper's split-half scheme. Per trial and voxel (units: noise sd = 1)
     beta = baseline(v) + a_C(v) * P[concept](v) + a_LM(v) * L_paradigm[stimulus](v) + N(0, 1)
 
 - ``P`` is a concept profile shared by all three paradigms (cross-paradigm consistency), planted in
-  :data:`~core.data.synthetic_maps.CONSISTENCY_REGIONS` with amplitude ``a_C`` = ``truth/consistency_snr``;
+  :data:`~core.demo.maps.CONSISTENCY_REGIONS` with amplitude ``a_C`` = ``truth/consistency_snr``;
 - ``L`` is driven by the stimulus texts: mean-pooled last-layer all-MiniLM-L6-v2 states x random
   weights, independent per paradigm (so it adds no cross-paradigm consistency), planted in
-  :data:`~core.data.synthetic_maps.LM_REGIONS` with amplitude ``a_LM`` = ``truth/lm_snr``;
+  :data:`~core.demo.maps.LM_REGIONS` with amplitude ``a_LM`` = ``truth/lm_snr``;
 - the language map (each ``langloc.nii.gz``) is the participant's real localizer map when the paper's
   release is beside the repository, else a smooth synthetic map; it does not enter the betas.
 
@@ -32,8 +32,8 @@ from core.data.concepts import PARADIGMS, load_concepts
 from core.data.geometry import MNI_2MM_AFFINE, VoxelGeometry
 from core.data.readers.native import write_native
 from core.data.stimuli import N_STIMULI, read_stimulus_table, stimulus_text_lookup, template_stimuli
-from core.data.synthetic_features import cached_text_features
-from core.data.synthetic_maps import (
+from core.demo.features import cached_text_features
+from core.demo.maps import (
     CONSISTENCY_REGIONS,
     LM_REGIONS,
     SIZES,

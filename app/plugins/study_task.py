@@ -1,0 +1,115 @@
+"""The app side of a study (Qt-free; runs on Dask workers): recipe validation against the installed
+plugins, the task runner (the same :func:`app.plugins.runner.run_analysis` code path as ``cbstudio run``)
+and the study's graph, keys and execution."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from core.study.recipe import Recipe, StudyError, load_recipe
+
+
+def code_version() -> str:
+    """SHA-256 (16 hex) over the sources that compute results (``core`` and ``app/plugins``; not the GUI
+    or the CLI): a change there recomputes the study's tasks."""
+    import core
+
+    digest = hashlib.sha256()
+    for root in (Path(core.__file__).parent, Path(__file__).parent):
+        for path in sorted(root.rglob("*.py")):
+            digest.update(str(path.relative_to(root.parent)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _plugin(name: str):
+    from app.plugins.registry import Registry
+
+    return Registry().load(name)
+
+
+def resolved_params(name: str, params: dict, preset: str | None) -> dict:
+    """A plugin's final typed parameters: the preset's values, then ``params`` (raises on bad input)."""
+    from app.plugins.presets import apply_preset
+
+    cls = _plugin(name)
+    values, _ = apply_preset(cls, preset, dict(params))
+    return cls.resolve_params(values)
+
+
+def read_recipe(path: str | Path) -> Recipe:
+    """Load and validate a recipe, its analyses against the installed plugins."""
+    def validate(name, params, preset):
+        resolved_params(name, params, preset)
+
+    recipe = load_recipe(path, validate)
+    dataset = recipe.dataset_path()
+    if dataset is not None and not dataset.exists():
+        raise StudyError(f"{recipe.path}: dataset: {dataset} does not exist")
+    from core.features.registry import resolve_model
+
+    for model in recipe.models:
+        try:
+            resolve_model(model)
+        except Exception as exc:  # noqa: BLE001 - reported as one line naming the key
+            raise StudyError(f"{recipe.path}: models: {exc}") from None
+    return recipe
+
+
+def dataset_location(recipe: Recipe, progress=None) -> Path:
+    """The recipe's dataset folder (``demo``: the embedded demo, generated on first use)."""
+    path = recipe.dataset_path()
+    if path is not None:
+        return path
+    from core.demo.cache import ensure_demo
+
+    return ensure_demo(progress)
+
+
+def plan(recipe: Recipe, dataset: Path):
+    """The recipe's task graph with keys (core.study.graph)."""
+    from core.export.provenance import dataset_hash
+    from core.features.registry import resolve_model
+    from core.study.graph import build_graph
+
+    return build_graph(
+        recipe,
+        resolved=lambda name, params: resolved_params(name, params, recipe.preset),
+        select_poolings=lambda model: resolve_model(model).select_poolings,
+        hidden_size=lambda model: resolve_model(model).hidden,
+        dataset_fingerprint=dataset_hash(dataset),
+        code_version=code_version(),
+    )
+
+
+def run_task(task: dict, staging: Path, context: dict, upstream: dict[str, str]) -> None:
+    """Do one task into ``staging`` (called on a worker by :func:`core.study.engine.execute_task`)."""
+    if task["kind"] == "features":
+        _features(task, staging, context)
+    elif task["kind"] == "report":
+        from core.study.folder import read_study
+        from core.study.report import build_report
+
+        build_report(context["study_dir"], read_study(context["study_dir"]), staging / "report.html")
+    else:
+        from app.plugins.runner import run_analysis
+
+        results = upstream.get(task["results_from"]) if task.get("results_from") else None
+        run_analysis(_plugin(task["plugin"]), context["dataset"], task["params"], staging,
+                     device=context["device"], results_dir=results, preset=context.get("preset"))
+
+
+def _features(task: dict, staging: Path, context: dict) -> None:
+    from core.data.readers import open_dataset
+    from core.features.dataset import dataset_features
+
+    dataset = open_dataset(context["dataset"])
+    params = task["params"]
+    record = {"model": params["model"], "paradigm": params["paradigm"], "poolings": {}}
+    for pooling in params["poolings"].split(","):
+        feats = dataset_features(dataset, params["model"], params["paradigm"], pooling, context["device"])
+        record["poolings"][pooling] = {"model_id": feats.model_id, "revision": feats.revision,
+                                       "n_layers": int(feats.n_layers)}
+    (staging / "features.json").write_text(json.dumps(record, indent=1), encoding="utf-8")

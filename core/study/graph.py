@@ -1,0 +1,139 @@
+"""The study's task graph: which plugin runs with which parameters, in which order, under which key.
+
+Tasks (in topological order):
+
+* ``features/<model>/<paradigm>``: hidden states of every stimulus for the poolings the analyses need,
+  into the study's feature cache (``DIR/features``), so that no two tasks extract the same features;
+  big models ask for a GPU.
+* ``consistency``: the consistency plugin over the study's participants (group map, areas, ROIs).
+* ``encoding/<model>/<paradigm>/<target>``: one per model x paradigm x target kind (areas get the
+  consistency results for the whole-brain comparison).
+* ``quartiles/<model>/<paradigm>`` and ``rsa/<model>``; any other (third-party) plugin: one task.
+* ``report``: the HTML report over everything.
+
+A task's key is a SHA-256 over its kind, plugin, parameters, preset, the dataset's fingerprint, the code
+version and the keys of its upstream tasks, so a changed parameter changes exactly the keys downstream
+of it and a rerun recomputes only those.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+MODEL_ANALYSES = ("encoding", "quartiles", "rsa")
+#: models of this size or larger ask for a GPU (hidden size; the paper's 7B-class models)
+GPU_HIDDEN = 3000
+RSA_PARADIGMS = {"text": ("sentences", "word_clouds"), "text+image": ("sentences", "word_clouds", "pictures"),
+                 "both": ("sentences", "word_clouds", "pictures")}
+
+
+@dataclass
+class Task:
+    """One unit of work. ``results_from``: the upstream task whose folder is the plugin's results input."""
+
+    name: str
+    kind: str  # "features", "plugin" or "report"
+    plugin: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    upstream: list[str] = field(default_factory=list)
+    results_from: str | None = None
+    gpu: bool = False
+    key: str = ""
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def task_key(task: Task, preset: str | None, dataset_fingerprint: str, code_version: str,
+             upstream_keys: list[str]) -> str:
+    payload = {"kind": task.kind, "plugin": task.plugin, "params": sorted(task.params.items()),
+               "preset": preset, "dataset": dataset_fingerprint, "code": code_version,
+               "upstream": sorted(upstream_keys)}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def build_graph(recipe, resolved: Callable[[str, dict], dict], select_poolings: Callable[[str], tuple],
+                hidden_size: Callable[[str], int | None], dataset_fingerprint: str,
+                code_version: str) -> list[Task]:
+    """Tasks of ``recipe`` in topological order, keyed.
+
+    resolved(plugin, params) -> the plugin's final typed parameter values (preset applied);
+    select_poolings(model) -> the model's candidates for ``pooling=select``; hidden_size(model) -> int
+    or None.
+    """
+    participants = ",".join(recipe.participants) if recipe.participants else "all"
+    tasks: list[Task] = []
+    needed: dict[tuple[str, str], set[str]] = {}
+    plan: list[Task] = []
+    analyses = recipe.analyses
+    if "consistency" in analyses:
+        plan.append(Task("consistency", "plugin", "consistency", {**analyses["consistency"],
+                                                                   "participants": participants}))
+    has_consistency = "consistency" in analyses
+
+    def want(model: str, paradigms, values: dict) -> list[str]:
+        pool = values.get("pooling", "mean")
+        poolings = select_poolings(model) if pool == "select" else (pool,)
+        names = []
+        for paradigm in paradigms:
+            needed.setdefault((model, paradigm), set()).update(poolings)
+            names.append(f"features/{model}/{paradigm}")
+        return names
+
+    for model in recipe.models:
+        for paradigm in recipe.paradigms:
+            if "encoding" in analyses:
+                for target in recipe.targets:
+                    params = {**analyses["encoding"], "model": model, "paradigm": paradigm, "target": target,
+                              "participants": participants}
+                    values = resolved("encoding", params)
+                    task = Task(f"encoding/{model}/{paradigm}/{target}", "plugin", "encoding", params,
+                                want(model, [paradigm], values))
+                    if target == "areas" and has_consistency:
+                        task.upstream.append("consistency")
+                        task.results_from = "consistency"
+                    plan.append(task)
+            if "quartiles" in analyses:
+                params = {**analyses["quartiles"], "model": model, "paradigm": paradigm,
+                          "participants": participants}
+                values = resolved("quartiles", params)
+                plan.append(Task(f"quartiles/{model}/{paradigm}", "plugin", "quartiles", params,
+                                 want(model, [paradigm], values)))
+        if "rsa" in analyses:
+            params = {**analyses["rsa"], "model": model, "participants": participants}
+            values = resolved("rsa", params)
+            paradigms = RSA_PARADIGMS.get(values.get("condition", "text"), ("sentences",))
+            task = Task(f"rsa/{model}", "plugin", "rsa", params, want(model, paradigms, values))
+            if values.get("sig_voxels_only") and has_consistency:
+                task.upstream.append("consistency")
+                task.results_from = "consistency"
+            plan.append(task)
+    for name, params in analyses.items():
+        if name not in ("consistency", *MODEL_ANALYSES):
+            plan.append(Task(name, "plugin", name, {**params, "participants": participants}))
+    for (model, paradigm), poolings in needed.items():
+        hidden = hidden_size(model)
+        tasks.append(Task(f"features/{model}/{paradigm}", "features", None,
+                          {"model": model, "paradigm": paradigm, "poolings": ",".join(sorted(poolings))},
+                          gpu=bool(hidden and hidden >= GPU_HIDDEN)))
+    tasks += plan
+    tasks.append(Task("report", "report", None, {}, [t.name for t in tasks]))
+    keys: dict[str, str] = {}
+    for task in tasks:
+        task.key = task_key(task, recipe.preset, dataset_fingerprint, code_version,
+                            [keys[u] for u in task.upstream])
+        keys[task.name] = task.key
+    return tasks
+
+
+def downstream(tasks: list[Task], name: str) -> set[str]:
+    """Names of the tasks that depend on ``name``, directly or not."""
+    out: set[str] = set()
+    frontier = {name}
+    while frontier:
+        frontier = {t.name for t in tasks if set(t.upstream) & frontier} - out
+        out |= frontier
+    return out
