@@ -10,7 +10,8 @@ faster; it then yields a pass/fail, while ours gives every voxel its exact p-val
 null. (The paper also rebuilds each voxel's concept means with a groupby/pivot; the peer here is given
 them, so the ratio is conservative.)
 
-Ours: :func:`core.analyses.consistency.permutation_test` (numba kernel by default), compile time excluded
+Ours: :func:`core.analyses.consistency.statistic.permutation_test`
+(numba kernel by default), compile time excluded
 (numba caches it on disk). Peak memory = the process's peak resident memory above its level before the
 call (sampled every 5 ms), besides the 497 MB input.
 
@@ -43,7 +44,7 @@ sys.path.insert(0, str(REPO))
 
 from _common import append_results  # noqa: E402
 
-from core.analyses.consistency import permutation_test  # noqa: E402
+from core.analyses.consistency.statistic import permutation_test  # noqa: E402
 
 N_CONCEPTS, N_PARADIGMS, N_PERM = 180, 3, 1000
 
@@ -191,9 +192,9 @@ def _old_label_means(self, paradigm, labels, label_ids=None):
 def _timed_run(run_analysis, plugin, path, params, out, replaced: bool):
     """(wall s, stage seconds, peak MB above the start) of one run; ``replaced`` swaps in the old paths."""
     import app.plugins.runner as runner_mod
-    import core.analyses.consistency as cons_mod
-    import core.analyses.consistency_areas as areas_mod
-    import core.analyses.consistency_maps as maps_mod
+    import core.analyses.consistency.areas as areas_mod
+    import core.analyses.consistency.maps as maps_mod
+    import core.analyses.consistency.statistic as cons_mod
     import core.data.dataset as dataset_mod
     import core.export.writers as writers_mod
 

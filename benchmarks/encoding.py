@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common import append_results  # noqa: E402
 
-from core.analyses import ridge as R  # noqa: E402
-from core.analyses.cv import make_folds  # noqa: E402
+from core.analyses.encoding import ridge as R  # noqa: E402
+from core.analyses.encoding.cv import make_folds  # noqa: E402
 
 
 def gemm_rate(n: int = 2048, repeats: int = 5) -> float:

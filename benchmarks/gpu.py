@@ -10,10 +10,11 @@ the 1080 sentences are the project's own template stimuli, so no data download i
 
 What runs (reference path first, then the device path on the same inputs; device warm-up excluded):
 
-- consistency: :func:`core.analyses.consistency.permutation_test`, 230,000 voxels x 180 concepts x 3
+- consistency: :func:`core.analyses.consistency.statistic.permutation_test`, 230,000 voxels x 180 concepts x 3
   paradigms x 1000 permutations; reference backend numba (numpy without numba), device backend torch.
   Check: C and p identical (bitwise).
-- ridge: :func:`core.analyses.ridge.ridge_cv_scores`, 900 items x 384 features -> 50,000 targets, 5 folds,
+- ridge: :func:`core.analyses.encoding.ridge.ridge_cv_scores`,
+  900 items x 384 features -> 50,000 targets, 5 folds,
   the paper's 60 alphas; reference backend numpy on the CPU, device backend torch. Check: fold r within
   1e-4 (absolute) where both are finite; where only one is NaN (that path chose an alpha whose fit is the
   training mean), the two LOO errors must be a float32 tie (within 1e-5 relative).
@@ -87,7 +88,7 @@ def report(name: str, device: str, t_ref: float, t_dev: float, ok: bool, detail:
 
 
 def consistency(device: str, sizes: dict) -> bool:
-    from core.analyses.consistency import permutation_test
+    from core.analyses.consistency.statistic import permutation_test
     from core.backend import has_numba
 
     rng = np.random.default_rng(0)
@@ -109,8 +110,8 @@ def consistency(device: str, sizes: dict) -> bool:
 
 
 def ridge(device: str, sizes: dict) -> bool:
-    from core.analyses.cv import kfold_labels
-    from core.analyses.ridge import ridge_cv_scores
+    from core.analyses.encoding.cv import kfold_labels
+    from core.analyses.encoding.ridge import ridge_cv_scores
 
     rng = np.random.default_rng(1)
     n, p, T = sizes["items"], sizes["features"], sizes["targets"]

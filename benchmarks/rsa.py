@@ -1,6 +1,6 @@
 """RSA permutation null: 180 x 180 RDMs, 10,000 concept relabelings, Spearman.
 
-Ours: :func:`core.analyses.rsa_stats.permutation_null` (ranks computed once). ``independent`` scheme (the
+Ours: :func:`core.analyses.rsa.stats.permutation_null` (ranks computed once). ``independent`` scheme (the
 default, exact): a compiled numba kernel reads the relabelled pairs of the brain scores (few models) or
 gathers them for one BLAS product with many models; ``product`` scheme: compositions of two sets of 100
 permutations, one matrix product. Peer: a Python loop that relabels the brain RDM with rsatoolbox
@@ -57,8 +57,8 @@ def _reference_p(brain, model, perms) -> tuple[float, np.ndarray]:
 def main() -> None:
     import rsatoolbox
 
-    from core.analyses.rsa import compare_many, compare_rdms, rdm
-    from core.analyses.rsa_stats import make_concept_permutations, permutation_null, permutation_p
+    from core.analyses.rsa.rdm import compare_many, compare_rdms, rdm
+    from core.analyses.rsa.stats import make_concept_permutations, permutation_null, permutation_p
 
     rng = np.random.default_rng(0)
     latent = rng.standard_normal((N_CONCEPTS, 20))

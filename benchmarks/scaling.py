@@ -2,12 +2,13 @@
 
 Each kernel is timed directly through the core functions on synthetic float32 arrays:
 
-- ``consistency``: :func:`core.analyses.consistency.permutation_test` on (3 paradigms, items, voxels)
+- ``consistency``: :func:`core.analyses.consistency.statistic.permutation_test`
+  on (3 paradigms, items, voxels)
   concept means (one kernel run; a participant with split halves needs three).
-- ``encoding``: :func:`core.analyses.ridge.ridge_cv_scores` (5 folds, the paper's 60 alphas) of
+- ``encoding``: :func:`core.analyses.encoding.ridge.ridge_cv_scores` (5 folds, the paper's 60 alphas) of
   (items, voxels) responses from (items, 384) features, once per layer.
 - ``rsa``: the brain RDM of (items, voxels) patterns, the model RDMs of (layers, items, 384) features
-  and :func:`core.analyses.rsa_stats.permutation_null` (independent scheme) of one brain RDM against
+  and :func:`core.analyses.rsa.stats.permutation_null` (independent scheme) of one brain RDM against
   every layer's RDM.
 
 One axis is varied at a time (voxels 10k -> 230k, items 180 -> 1,080, layers 7 -> 33, permutations
@@ -46,11 +47,11 @@ sys.path.insert(0, str(REPO))
 
 from _common import machine_line  # noqa: E402
 
-from core.analyses.consistency import permutation_test  # noqa: E402
-from core.analyses.cv import kfold_labels  # noqa: E402
-from core.analyses.ridge import ridge_cv_scores  # noqa: E402
-from core.analyses.rsa import rdm, rdms  # noqa: E402
-from core.analyses.rsa_stats import make_concept_permutations, permutation_null  # noqa: E402
+from core.analyses.consistency.statistic import permutation_test  # noqa: E402
+from core.analyses.encoding.cv import kfold_labels  # noqa: E402
+from core.analyses.encoding.ridge import ridge_cv_scores  # noqa: E402
+from core.analyses.rsa.rdm import rdm, rdms  # noqa: E402
+from core.analyses.rsa.stats import make_concept_permutations, permutation_null  # noqa: E402
 from core.cost import MODEL_PATH, fit_model, predict  # noqa: E402
 
 REFERENCE = {"voxels": 10_000, "items": 180, "layers": 7, "permutations": 100}

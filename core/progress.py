@@ -6,7 +6,10 @@ A *progress* callback takes ``(fraction in [0, 1], message)``; a *cancel* token 
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable
+from contextlib import contextmanager
 from typing import Protocol
 
 from core.errors import Cancelled
@@ -42,3 +45,28 @@ def sub_progress(progress: ProgressFn, start: float, stop: float) -> ProgressFn:
         progress(start + (stop - start) * min(max(fraction, 0.0), 1.0), message)
 
     return report
+
+
+@contextmanager
+def sigint_deferred():
+    """Hold Ctrl-C while a numba kernel loads from its cache or runs, and raise KeyboardInterrupt after.
+
+    A KeyboardInterrupt raised inside numba's cache loader or parallel region leaves it broken: the run
+    ends as a chain of SystemError("... returned a result with an exception set"), the interrupt is
+    swallowed, or the process segfaults. One kernel call takes well under a second per chunk. Only the
+    main thread receives signals; elsewhere this does nothing.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous is None:
+        yield
+        return
+    pending: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if pending and callable(previous):
+            previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
+        elif pending and previous == signal.SIG_DFL:
+            raise KeyboardInterrupt

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.analyses.consistency import consistency, permutation_test, voxel_null, zscore_profiles
-from core.analyses.consistency_areas import area_consistency, area_frame
-from core.analyses.consistency_maps import group_fraction, participant_consistency, probabilistic_map
+from core.analyses.consistency.areas import area_consistency, area_frame
+from core.analyses.consistency.maps import group_fraction, participant_consistency, probabilistic_map
+from core.analyses.consistency.statistic import consistency, permutation_test, voxel_null, zscore_profiles
 from core.backend import has_numba
 from core.data.concepts import PARADIGMS, load_concepts
 from core.data.dataset import ParticipantData
@@ -268,7 +268,7 @@ def test_area_consistency_and_table_against_direct_computation():
 
 
 def test_voxel_card_matches_the_map():
-    from core.analyses.consistency_maps import voxel_card
+    from core.analyses.consistency.maps import voxel_card
 
     data, _b, _e = planted_participant(n_vox=120, n_signal=10, seed=5, strength=0.4)
     result = participant_consistency(data, 199, seed=2, split_halves=True)
@@ -327,8 +327,8 @@ def test_ctrl_c_during_the_numba_kernel_waits_for_it(monkeypatch):
     import os
     import signal
 
-    import core.analyses._consistency_numba as kernels
-    from core.analyses.consistency_kernels import counts_and_max
+    import core.analyses.consistency._numba as kernels
+    from core.analyses.consistency.kernels import counts_and_max
 
     finished = []
     real = kernels.perm_counts_max
@@ -356,7 +356,7 @@ def test_ctrl_c_during_the_numba_kernel_waits_for_it(monkeypatch):
 
 def test_voxel_test_is_the_maps_test_for_one_voxel():
     """The voxel card's (C, null, p) equal the map's permutation test of the same voxel."""
-    from core.analyses.consistency import permutation_test, voxel_test
+    from core.analyses.consistency.statistic import permutation_test, voxel_test
 
     rng = np.random.default_rng(11)
     shared = rng.standard_normal(180)

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from core.analyses.consistency import permutation_test
-from core.analyses.consistency_maps import (
+from core.analyses.consistency.maps import (
     _concept_mean_loader,
     average_trials,
     group_fraction,
     participant_consistency,
     union_geometry,
 )
+from core.analyses.consistency.statistic import permutation_test
 from core.data.geometry import VoxelGeometry
 from core.data.readers import open_dataset
 from tests.tolerance import assert_f32_close

@@ -12,7 +12,7 @@ import pytest
 from app.cli import main as cli_main
 from app.plugins.consistency import ConsistencyPlugin
 from app.plugins.runner import run_analysis
-from core.analyses.consistency_maps import participant_consistency
+from core.analyses.consistency.maps import participant_consistency
 from core.data.readers import open_dataset
 from core.errors import Cancelled, ParameterError
 from core.outputs import AreaTable, Table, VoxelMap
@@ -134,7 +134,7 @@ def test_parquet_voxel_table_equals_the_csv_one(tiny_native, tmp_path):
         else:
             np.testing.assert_array_equal(csv[col].to_numpy(), pq[col].to_numpy())
     # later runs read either (--results): the same table back
-    from core.analyses.consistency_maps import read_consistency_voxels
+    from core.analyses.consistency.maps import read_consistency_voxels
 
     (_, from_csv), (_, from_pq) = (read_consistency_voxels(tmp_path / d, "test") for d in ("csv", "pq"))
     assert from_pq["participant"].tolist() == from_csv["participant"].tolist()

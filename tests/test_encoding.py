@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.analyses.cv import make_folds
-from core.analyses.encoding import layer_scores, make_items, score_with_choice
-from core.analyses.ridge import ridge_cv_scores
-from core.analyses.selection import group_average, nested_scores, paper_selection
+from core.analyses.encoding.cv import make_folds
+from core.analyses.encoding.model import layer_scores, make_items, score_with_choice
+from core.analyses.encoding.ridge import ridge_cv_scores
+from core.analyses.encoding.selection import group_average, nested_scores, paper_selection
 from core.data.concepts import load_concepts
 from core.stats.noise_ceiling import ceiling_normalise, nsd_from_moments, nsd_noise_ceiling
 from tests.conftest import make_events

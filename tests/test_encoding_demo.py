@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from scipy.stats import pearsonr, spearmanr
 
-from core.analyses.encoding_run import Targets, run_encoding
-from core.analyses.wholebrain import (
-    area_consistency,
+from core.analyses.encoding.run import Targets, run_encoding
+from core.analyses.wholebrain.comparison import (
     area_predictivity,
-    probabilistic_map,
+    map_area_means,
+    probabilistic_voxels,
     wholebrain_correlation,
     wholebrain_table,
 )
@@ -62,7 +62,7 @@ def test_planted_lm_snr_predicts_encoding_r(demo):
 @pytest.mark.slow
 def test_layer_selection_on_rois(demo):
     dataset, _ = demo
-    from core.analyses.encoding_targets import atlas_targets
+    from core.analyses.encoding.targets import atlas_targets
 
     run = run_encoding(dataset, "minilm", "word_clouds", atlas_targets("rois"), layer="select",
                        pooling="mean", selection="paper", noise_ceiling=True)
@@ -88,11 +88,11 @@ def test_wholebrain_helpers_against_direct_computation():
             rows.append({"participant": pid, "i": v, "j": 0, "k": 0, "x": -v, "y": 0, "z": 0,
                          "significant": rng.random() < 0.5, "replicated": rng.random() < 0.4})
     table = pd.DataFrame(rows)
-    prob = probabilistic_map(table)
+    prob = probabilistic_voxels(table)
     want = table.groupby("i")["replicated"].mean().to_numpy()
     np.testing.assert_allclose(prob["p_sig"], want)
     labels = np.repeat([1, 2, 3, 4], 3)
-    cons = area_consistency(prob, labels, {1: "a1", 2: "a2", 3: "a3", 4: "a4"})
+    cons = map_area_means(prob, labels, {1: "a1", 2: "a2", 3: "a3", 4: "a4"})
     np.testing.assert_allclose(cons["consistency"], want.reshape(4, 3).mean(axis=1))
     scores = pd.DataFrame([{"participant": p, "model": m, "paradigm": "sentences", "target": f"a{a}",
                             "fold": f, "r": rng.normal(0.1 * a, 0.05)}

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.analyses.encoding import item_ranks, keys_from_ranks, make_items
-from core.analyses.encoding_run import PaperChoice, Targets, _ceiling, _group_pass
-from core.analyses.quartiles_encoding import roi_of_cell
+from core.analyses.encoding.model import item_ranks, keys_from_ranks, make_items
+from core.analyses.encoding.run import PaperChoice, Targets, _ceiling, _group_pass
+from core.analyses.quartiles.encoding import roi_of_cell
 from core.data.concepts import load_concepts
 from core.progress import no_progress
 from tests.tolerance import assert_f32_close
@@ -165,8 +165,8 @@ def _voxel_participants(seed=2, n_sub=3, n_union=40):
 
 def test_streamed_group_pass_equals_one_chunk():
     """Paper selection and noise ceiling streamed over chunks of union voxels equal the one-chunk pass."""
-    from core.analyses.encoding_run import group_results
-    from core.analyses.selection import paper_selection
+    from core.analyses.encoding.run import group_results
+    from core.analyses.encoding.selection import paper_selection
 
     subs, latent = _voxel_participants()
 
@@ -215,7 +215,7 @@ def test_streamed_group_pass_equals_one_chunk():
 
 
 def test_group_chunk_columns():
-    from core.analyses.encoding_run import _chunk_columns
+    from core.analyses.encoding.run import _chunk_columns
 
     keys = np.array([2, 3, 5, 8, 9])
     assert _chunk_columns(keys, np.array([1, 2, 3, 5, 8, 9, 11])) is None
@@ -228,7 +228,7 @@ def test_streamed_group_pass_memory_is_bounded_by_the_chunk():
     one participant's responses take, while the one-chunk pass grows with the union of voxels."""
     import tracemalloc
 
-    from core.analyses.encoding_run import group_results
+    from core.analyses.encoding.run import group_results
 
     subs, _ = _voxel_participants(seed=3, n_union=6000)
 

@@ -61,7 +61,7 @@ def test_paper_folds_are_sklearn_kfold_of_the_papers_call(built_ins):
     """lm_utils.py:563 ``KFold(n_splits=5, shuffle=True, random_state=0)`` over the stimulus rows."""
     from sklearn.model_selection import KFold
 
-    from core.analyses.cv import kfold_labels
+    from core.analyses.encoding.cv import kfold_labels
 
     for name in ("encoding", "quartiles"):
         v = preset_values(built_ins[name], "paper")
@@ -80,8 +80,8 @@ def test_paper_rsa_baseline_is_the_papers_single_shuffle(built_ins):
     from scipy.spatial.distance import pdist, squareform
     from scipy.stats import spearmanr
 
-    from core.analyses.rsa import compare_many, rdms
-    from core.analyses.rsa_stats import paper_shuffle, permute_condensed
+    from core.analyses.rsa.rdm import compare_many, rdms
+    from core.analyses.rsa.stats import paper_shuffle, permute_condensed
 
     v = preset_values(built_ins["rsa"], "paper")
     assert (v["baseline"], v["distance"], v["comparison"]) == ("single_shuffle", "correlation", "spearman")

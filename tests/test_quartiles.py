@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 from scipy.stats import pearsonr
 
-from core.analyses.quartiles import cell_labels, cell_means, quantile_bins, quartile_cells, quartile_stats
+from core.analyses.quartiles.cells import (
+    cell_labels,
+    cell_means,
+    quantile_bins,
+    quartile_cells,
+    quartile_stats,
+)
 
 
 def test_quantile_bins_match_the_papers_rule():

@@ -26,7 +26,7 @@ TABLE = "complang_paradigms_stims.csv"
 def _roi_voxels() -> np.ndarray:
     """MNI 2 mm voxel indices (V, 3): PER_ROI voxels of each ROI 1-3 of the published map (``rois=paper``)
     and of the surface-derived rebuild, so every ROI definition finds voxels."""
-    from core.analyses.rsa_inputs import load_rois
+    from core.analyses.rsa.inputs import load_rois
     from core.atlas.rois import paper_rois
 
     rng = np.random.default_rng(0)

@@ -8,9 +8,9 @@ from scipy.stats import pearsonr
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
 
-from core.analyses.cv import group_kfold_labels, kfold_labels, make_folds
-from core.analyses.ridge import PAPER_ALPHAS, RidgeLOO, ridge_cv_scores
-from core.analyses.scores import pearson_columns
+from core.analyses.encoding.cv import group_kfold_labels, kfold_labels, make_folds
+from core.analyses.encoding.ridge import PAPER_ALPHAS, RidgeLOO, ridge_cv_scores
+from core.analyses.encoding.scores import pearson_columns
 from tests.tolerance import assert_f32_close
 
 

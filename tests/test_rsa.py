@@ -9,7 +9,8 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import pdist, squareform
 
-from core.analyses.rsa import (
+from core.analyses.rsa.pipeline import ParticipantRDMs, run_rsa
+from core.analyses.rsa.rdm import (
     brain_concept_patterns,
     compare_many,
     compare_rdms,
@@ -18,8 +19,7 @@ from core.analyses.rsa import (
     rdm,
     square,
 )
-from core.analyses.rsa_pipeline import ParticipantRDMs, run_rsa
-from core.analyses.rsa_stats import (
+from core.analyses.rsa.stats import (
     group_wilcoxon,
     make_concept_permutations,
     paper_shuffle,
@@ -223,7 +223,7 @@ def test_fixed_layer_and_single_shuffle_mode():
 
 
 def test_bar_figure_draws_the_group_means():
-    from core.analyses.rsa_pipeline import public_scores
+    from core.analyses.rsa.pipeline import public_scores
     from core.figures.rsa_figure import rsa_bar_figure
 
     result = run_rsa(_planted_participants(n_participants=3), n_permutations=99)

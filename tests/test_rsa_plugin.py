@@ -33,8 +33,8 @@ def _fake_features(stimuli, seed=0):
 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
-    from core.analyses.rsa import concept_vectors
-    from core.analyses.rsa_inputs import seen_stimuli
+    from core.analyses.rsa.inputs import seen_stimuli
+    from core.analyses.rsa.rdm import concept_vectors
     from core.data.concepts import PARADIGMS, load_concepts
     from core.data.geometry import VoxelGeometry
     from core.data.readers.native import write_native
@@ -123,7 +123,7 @@ def test_plugin_recovers_planted_roi_and_writes_outputs(planted, fake_model):
 def test_plugin_bad_parameters(planted, fake_model):
     from app.plugins.rsa import RSAPlugin
     from app.plugins.runner import run_analysis
-    from core.analyses.rsa_inputs import model_features
+    from core.analyses.rsa.inputs import model_features
     from core.data.readers import open_dataset
     from core.errors import DataError, ParameterError
 

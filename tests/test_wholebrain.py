@@ -12,20 +12,20 @@ import pandas as pd
 import pytest
 from scipy.stats import pearsonr, sem
 
-from core.analyses.language_network import (
+from core.analyses.wholebrain.comparison import (
+    area_predictivity,
+    labels_on_grid,
+    map_area_means,
+    paper_area_consistency,
+    probabilistic_volume,
+    probabilistic_voxels,
+    raw_area_c,
+    wholebrain_correlation,
+)
+from core.analyses.wholebrain.language_network import (
     assign_areas,
     language_network_summary,
     language_network_table,
-)
-from core.analyses.wholebrain import (
-    area_consistency,
-    area_predictivity,
-    labels_on_grid,
-    paper_area_consistency,
-    probabilistic_map,
-    probabilistic_volume,
-    raw_area_c,
-    wholebrain_correlation,
 )
 from core.atlas.labels import LabelVolume
 from core.atlas.specs import LANA_PARCELS, resolve_parcels
@@ -62,7 +62,7 @@ def test_paper_area_consistency_averages_over_every_atlas_voxel():
     mask = np.zeros(SHAPE, bool)
     mask[1:6, 1:6, 1:5] = True  # the data cover only part of the atlas
     table = _voxel_table(rng, mask)
-    prob = probabilistic_map(table)
+    prob = probabilistic_voxels(table)
     # direct: the paper's map (fraction replicated, 0 elsewhere) and mean_map[glasser_map == idx].mean()
     mean_map = np.zeros(SHAPE)
     n = table["participant"].nunique()
@@ -75,7 +75,7 @@ def test_paper_area_consistency_averages_over_every_atlas_voxel():
         assert got.loc[name, "consistency"] == pytest.approx(mean_map[atlas.data == label].mean(), rel=1e-12)
         assert got.loc[name, "n_voxels"] == np.sum(atlas.data == label)
     # the former definition (mean over the voxels present in the table) is larger: zeros now count
-    old = area_consistency(prob, atlas.data[tuple(prob[["i", "j", "k"]].to_numpy().T)], atlas.name_of())
+    old = map_area_means(prob, atlas.data[tuple(prob[["i", "j", "k"]].to_numpy().T)], atlas.name_of())
     assert np.all(old.set_index("area")["consistency"] > got.loc[old["area"], "consistency"])
 
 
@@ -309,7 +309,7 @@ def test_wholebrain_outputs_with_user_atlas_results_and_parcels(tmp_path):
     out = {o.name: o for o in wholebrain_outputs(summary, results, dataset, dataset.participants, params)}
     assert {"wholebrain_areas", "wholebrain_nc_areas", "wholebrain_raw_c_areas", "language_network_areas",
             "language_network_summary", "language_network_strip", "wholebrain_raw_c_scatter"} <= set(out)
-    cons = paper_area_consistency(probabilistic_map(voxels), geom, atlas).set_index("area")["consistency"]
+    cons = paper_area_consistency(probabilistic_voxels(voxels), geom, atlas).set_index("area")["consistency"]
     wb = out["wholebrain_areas"].frame
     np.testing.assert_allclose(wb["consistency"], cons.loc[wb["area"]].to_numpy())
     sent = wb[wb["paradigm"] == "sentences"]

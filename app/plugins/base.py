@@ -33,6 +33,11 @@ class Param:
     bounds : inclusive (low, high) for numbers; either may be None.
     choices : allowed values for ``choice``.
     special : extra string values a numeric parameter also accepts (e.g. ``("select",)`` for a layer).
+    label : a few words for a form (``"Permutations"``); the key ``name`` stays the CLI/recipe key.
+    help : one sentence saying what the value does.
+    units : the unit of a number (``"voxels"``, ``"s"``, ``""`` when unitless).
+    decimals : digits after the point when a float is shown (None: as many as needed).
+    choice_help : one short description per entry of ``choices`` (same order), or empty.
     """
 
     name: str
@@ -42,6 +47,15 @@ class Param:
     bounds: tuple[float | None, float | None] | None = None
     choices: tuple[Any, ...] | None = None
     special: tuple[str, ...] = ()
+    label: str = ""
+    units: str = ""
+    decimals: int | None = None
+    choice_help: tuple[str, ...] = ()
+
+    @property
+    def title(self) -> str:
+        """The form label: ``label`` or, when none is declared, the key in words."""
+        return self.label or self.name.replace("_", " ").capitalize()
 
     def __post_init__(self) -> None:
         if self.type not in PARAM_TYPES:

@@ -1,6 +1,6 @@
 """Built-in plugin ``consistency``: semantic consistency maps, permutation test, split-half replication,
 group probabilistic map and per-area summary (method.md §2). A thin adapter over
-:mod:`core.analyses.consistency_maps` and :mod:`core.analyses.consistency_areas`; Qt-free.
+:mod:`core.analyses.consistency.maps` and :mod:`core.analyses.consistency.areas`; Qt-free.
 """
 
 from __future__ import annotations
@@ -63,8 +63,13 @@ class ConsistencyPlugin(AnalysisPlugin):
     def run(self, inputs, params, progress, cancel):
         import pandas as pd
 
-        from core.analyses.consistency_areas import area_consistency, area_frame
-        from core.analyses.consistency_maps import group_fraction, participant_consistency, union_geometry
+        from core.analyses.consistency import (
+            area_consistency,
+            area_frame,
+            group_fraction,
+            participant_consistency,
+            union_geometry,
+        )
         from core.outputs import AreaTable, Table, VoxelMap
 
         dataset = inputs.open_dataset()

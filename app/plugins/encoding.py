@@ -1,6 +1,6 @@
 """Built-in plugin ``encoding``: ridge encoding of voxels, Glasser areas or ROIs from language-model
-hidden states (method.md §3.4–3.6). Numbers come from :mod:`core.analyses.encoding_run`; the
-whole-brain comparison from :mod:`core.analyses.wholebrain`."""
+hidden states (method.md §3.4–3.6). Numbers come from :mod:`core.analyses.encoding.run`; the
+whole-brain comparison from :mod:`core.analyses.wholebrain.comparison`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.plugins.base import AnalysisPlugin, Param, choose_participants, split_list
-from core.analyses.cv import CV_GROUPS
+from core.analyses.encoding import CV_GROUPS
 from core.errors import DataError, ParameterError
 from core.names import PARADIGMS, SELECTIONS
 from core.progress import check_cancel, sub_progress
@@ -18,7 +18,7 @@ from core.progress import check_cancel, sub_progress
 if TYPE_CHECKING:
     import pandas as pd
 
-    from core.analyses.encoding_run import EncodingRun
+    from core.analyses.encoding import EncodingRun
     from core.outputs import LayerCurve, VoxelMap
 
 POOLINGS = ("mean", "last_tok", "first_tok", "select")
@@ -78,8 +78,8 @@ class EncodingPlugin(AnalysisPlugin):
     outputs = ("Table", "AreaTable", "LayerCurve", "VoxelMap", "Figure")
 
     def run(self, inputs, params, progress, cancel):
-        from core.analyses.consistency_maps import consistency_results
-        from core.analyses.encoding_run import run_encoding
+        from core.analyses.consistency import consistency_results
+        from core.analyses.encoding import run_encoding
         from core.outputs import Table
 
         dataset = inputs.open_dataset()
@@ -121,8 +121,8 @@ class EncodingPlugin(AnalysisPlugin):
 
 
 def _targets(dataset, pids, params):
-    from core.analyses.consistency_maps import union_geometry
-    from core.analyses.encoding_targets import atlas_targets, voxel_targets
+    from core.analyses.consistency import union_geometry
+    from core.analyses.encoding import atlas_targets, voxel_targets
     from core.atlas.specs import resolve_atlas, resolve_rois
 
     kind = params["target"]
@@ -283,8 +283,12 @@ def wholebrain_outputs(
     consistency run's consistency_areas.csv when it covers these areas and participants, else computed);
     and with ``parcels=PATH`` the language-network comparison of Fig. 13."""
 
-    from core.analyses.consistency_maps import read_consistency_voxels
-    from core.analyses.wholebrain import area_predictivity, paper_area_consistency, probabilistic_map
+    from core.analyses.consistency import read_consistency_voxels
+    from core.analyses.wholebrain import (
+        area_predictivity,
+        paper_area_consistency,
+        probabilistic_voxels,
+    )
     from core.outputs import AreaTable
 
     params = params or {}
@@ -297,7 +301,7 @@ def wholebrain_outputs(
         if not {"participant", "i", "j", "k", "x", "y", "z"} <= set(voxels.columns):
             raise DataError(path, "needs columns participant, i, j, k, x, y, z")
         grid = dataset.participant(pids[0]).geometry
-        cons = paper_area_consistency(probabilistic_map(voxels), grid, atlas)
+        cons = paper_area_consistency(probabilistic_voxels(voxels), grid, atlas)
         out += _wb_variant("wholebrain", pred, cons, "consistency", "semantic consistency",
                            "Fig. 3: area consistency (mean probabilistic map) vs mean LM predictivity")
         if "r_normalised" in summary and np.isfinite(summary["r_normalised"]).any():
@@ -369,7 +373,7 @@ def _wb_raw_c(results_dir, voxels, dataset, pids, atlas, pred) -> tuple[pd.DataF
 
 def _wb_language(pred: pd.DataFrame, atlas, parcels_path: str, cons) -> list:
     """Fig. 13: areas assigned to language parcels (> 25% overlap) vs the areas of ROIs 1-3."""
-    from core.analyses.language_network import (
+    from core.analyses.wholebrain import (
         assign_areas,
         language_network_summary,
         language_network_table,

@@ -1,6 +1,6 @@
 """Built-in plugin ``quartiles``: decoupling semantic consistency from language response inside the
-ROIs (method.md §4, Figs. 4 and 12). Numbers come from :mod:`core.analyses.quartiles` and
-:mod:`core.analyses.encoding_run`."""
+ROIs (method.md §4, Figs. 4 and 12). Numbers come from :mod:`core.analyses.quartiles.cells` and
+:mod:`core.analyses.encoding.run`."""
 
 from __future__ import annotations
 
@@ -40,9 +40,8 @@ class QuartilesPlugin(AnalysisPlugin):
     def run(self, inputs, params, progress, cancel):
         import pandas as pd
 
-        from core.analyses.quartiles import cell_means, quartile_stats
-        from core.analyses.quartiles_encoding import quartile_encoding
-        from core.analyses.rsa_inputs import load_rois
+        from core.analyses.quartiles import cell_means, quartile_encoding, quartile_stats
+        from core.analyses.rsa import load_rois
         from core.figures.encoding_figures import quartile_heatmaps, quartile_lines
         from core.outputs import Figure, Table
 

@@ -1,7 +1,7 @@
 """Built-in plugin ``rsa``: brain vs language-model RDMs per participant and ROI (method.md §5), with a
 concept-relabelling permutation test, the paper's single-shuffle baseline, layer selection (the
 paper's and leave-one-participant-out) and group Wilcoxon tests. The numbers come from
-:mod:`core.analyses.rsa`, :mod:`core.analyses.rsa_stats` and :mod:`core.analyses.rsa_pipeline`."""
+:mod:`core.analyses.rsa.rdm`, :mod:`core.analyses.rsa.stats` and :mod:`core.analyses.rsa.pipeline`."""
 
 from __future__ import annotations
 
@@ -63,9 +63,15 @@ class RSAPlugin(AnalysisPlugin):
     outputs = ("Table", "RDM", "Figure")
 
     def run(self, inputs, params, progress, cancel):
-        from core.analyses.consistency_maps import consistency_results
-        from core.analyses.rsa_inputs import ROISet, load_rois, participant_rdms, significant_voxels
-        from core.analyses.rsa_pipeline import public_scores, run_rsa
+        from core.analyses.consistency import consistency_results
+        from core.analyses.rsa import (
+            ROISet,
+            load_rois,
+            participant_rdms,
+            public_scores,
+            run_rsa,
+            significant_voxels,
+        )
         from core.outputs import Figure, Table
 
         dataset = inputs.open_dataset()
@@ -119,8 +125,8 @@ class RSAPlugin(AnalysisPlugin):
 
 
 def model_features(*args, **kwargs):
-    """:func:`core.analyses.rsa_inputs.model_features`, imported on the first call (tests replace it here)."""
-    from core.analyses.rsa_inputs import model_features as features
+    """:func:`core.analyses.rsa.inputs.model_features`, imported on the first call (tests replace it here)."""
+    from core.analyses.rsa import model_features as features
 
     return features(*args, **kwargs)
 
@@ -175,8 +181,7 @@ def _model_rdm_outputs(scores: pd.DataFrame, model_sets, events, concepts, param
     """Model RDMs of the selected (or fixed) layers, from every stimulus any participant saw."""
     import pandas as pd
 
-    from core.analyses.rsa import concept_vectors, rdms, square
-    from core.analyses.rsa_inputs import seen_stimuli
+    from core.analyses.rsa import concept_vectors, rdms, seen_stimuli, square
     from core.outputs import RDM
 
     union = {}

@@ -152,7 +152,7 @@ def add_quartile(info: VoxelInfo, participant, tables: list[Table] = (), rois: s
     key = (str(participant.id), str(rois), id(participant))  # the participant is kept: no id reuse
     if key not in _CELLS_CACHE:
         from app.plugins.quartiles import participant_cells
-        from core.analyses.rsa_inputs import load_rois
+        from core.analyses.rsa import load_rois
         from core.errors import StudioError
 
         try:

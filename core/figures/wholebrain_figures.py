@@ -24,7 +24,7 @@ def language_strip(table: pd.DataFrame) -> Figure:
     of each of its areas as a short horizontal mark labelled with the area name; a dashed line
     separates the language parcels from the ROIs.
 
-    table : from :func:`core.analyses.language_network.language_network_table` (ordered).
+    table : from :func:`core.analyses.wholebrain.language_network.language_network_table` (ordered).
     """
     paradigms = paradigm_order(table["paradigm"]) if "paradigm" in table else ["all"]
     locations = list(dict.fromkeys(table["location"]))

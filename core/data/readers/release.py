@@ -173,7 +173,7 @@ def read_trial_order(path: Path, split_path: Path | None) -> pd.DataFrame:
         raise DataError(path, "empty run, onset or stimulus_idx cells")
     events = pd.DataFrame({"concept": normalise_concepts(frame, path), "stimulus_idx": idx,
                            "run": run, "onset": onset})
-    # the stimulus path orders items as the paper's pivot tables do (core.analyses.encoding.make_items)
+    # the stimulus path orders items as the paper's pivot tables do (core.analyses.encoding.model.make_items)
     events["stimulus"] = frame["stimulus"].astype(str).to_numpy() if "stimulus" in frame else pd.NA
     if events.duplicated(["run", "onset"]).any():
         raise DataError(path, "two trials share the same run and onset")

@@ -13,8 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from core.analyses.encoding_run import SELECT, EncodingRun, run_encoding
-from core.analyses.encoding_targets import label_targets
+from core.analyses.encoding import SELECT, EncodingRun, label_targets, run_encoding
 from core.progress import CancelToken, ProgressFn, no_progress, sub_progress
 
 CELL_CODE_BASE = 100  # cell label = roi * CELL_CODE_BASE + (b_C - 1) * n_bins + b_L (quartiles.cell_labels)

@@ -6,7 +6,7 @@ value or a constant profile in any paradigm gets NaN (the paper requires all 180
 
 The permutation test shuffles every paradigm independently over concepts, with the same permutations for
 every voxel, and gives ``p = (1 + #{C_perm >= C}) / (1 + n_permutations)``. The kernels
-(:mod:`core.analyses.consistency_kernels`) avoid recomputing correlations: see there for the algebra.
+(:mod:`core.analyses.consistency.kernels`) avoid recomputing correlations: see there for the algebra.
 
 Memory: voxels are processed in chunks of ``chunk_voxels``; a chunk holds ``16 P n`` bytes per voxel
 (the float32 profiles, the float32 z-scores and float32 temporaries: 71 MB for 8,192 voxels with
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.analyses.consistency_kernels import (
+from core.analyses.consistency.kernels import (
     consistency_from_sums,
     counts_and_max,
     permuted_sums,

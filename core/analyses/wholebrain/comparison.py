@@ -9,7 +9,7 @@ neighbour, as the paper's ``resample_to_img(..., interpolation='nearest')`` onto
 The statistic is the Pearson correlation across areas between the two, per paradigm.
 
 Fig. 9 variants: the raw area C (``use_raw_consistency_metric``: C of area-averaged responses per
-participant, :func:`core.analyses.consistency_areas.area_consistency`, averaged over participants) and
+participant, :func:`core.analyses.consistency.areas.area_consistency`, averaged over participants) and
 the ceiling-normalised predictivity (``divide_by_noise_ceiling``: each entry's r divided by the area's
 noise ceiling before the mean over participants x models).
 """
@@ -40,7 +40,7 @@ def area_predictivity(scores: pd.DataFrame, value: str = "r") -> pd.DataFrame:
     return out.rename(columns={"target": "area"})
 
 
-def probabilistic_map(consistency_voxels: pd.DataFrame) -> pd.DataFrame:
+def probabilistic_voxels(consistency_voxels: pd.DataFrame) -> pd.DataFrame:
     """Group probabilistic map from a consistency_voxels.csv table: (i, j, k, x, y, z, p_sig).
 
     Uses ``replicated`` (significant in both halves, the paper's criterion) where present, else
@@ -58,7 +58,7 @@ def probabilistic_map(consistency_voxels: pd.DataFrame) -> pd.DataFrame:
 
 
 def probabilistic_volume(prob: pd.DataFrame, shape: tuple[int, int, int]) -> np.ndarray:
-    """The map of :func:`probabilistic_map` as a dense volume float64 ``shape``, 0 where it has no row
+    """The map of :func:`probabilistic_voxels` as a dense volume float64 ``shape``, 0 where it has no row
     (as the paper's map, whose non-significant and out-of-mask voxels are 0)."""
     ijk = prob[["i", "j", "k"]].to_numpy(dtype=np.int64)
     if len(ijk) and (ijk.min() < 0 or np.any(ijk.max(axis=0) >= np.asarray(shape))):
@@ -75,7 +75,7 @@ def labels_on_grid(atlas: LabelVolume, shape: tuple[int, int, int], affine: np.n
     return atlas.sample(full).reshape(shape)
 
 
-def area_consistency(prob, area_of_voxel: np.ndarray, names: dict[int, str]) -> pd.DataFrame:
+def map_area_means(prob, area_of_voxel: np.ndarray, names: dict[int, str]) -> pd.DataFrame:
     """Mean probabilistic consistency per area over the voxels given: (area, label, consistency, n_voxels).
 
     prob : DataFrame with ``p_sig`` (one row per voxel) or an array of values (any shape).
@@ -100,17 +100,17 @@ def paper_area_consistency(prob: pd.DataFrame, grid: VoxelGeometry, atlas: Label
     """The paper's area consistency: the dense probabilistic map on ``grid``'s whole grid (0 outside
     the table) averaged over every grid voxel the atlas (nearest neighbour) gives to the area."""
     volume = probabilistic_volume(prob, grid.shape)
-    return area_consistency(volume, labels_on_grid(atlas, grid.shape, grid.affine), atlas.name_of())
+    return map_area_means(volume, labels_on_grid(atlas, grid.shape, grid.affine), atlas.name_of())
 
 
 def raw_area_c(dataset, pids, atlas: LabelVolume) -> pd.DataFrame:
     """Raw area C (the paper's ``use_raw_consistency_metric``): per participant, C of the area-averaged
-    responses (:func:`core.analyses.consistency_areas.area_consistency`, all trials, all paradigms of
+    responses (:func:`core.analyses.consistency.areas.area_consistency`, all trials, all paradigms of
     the dataset), then the mean over participants (NaN-skipping, as pandas' ``groupby().mean()``).
 
     Returns DataFrame(area, label, C_area, n_participants), areas in label order.
     """
-    from core.analyses.consistency_areas import area_consistency as c_of_areas
+    from core.analyses.consistency import area_consistency as c_of_areas
 
     values: dict[int, list[float]] = {}
     for pid in pids:

@@ -10,7 +10,7 @@ Memory: responses are read chunk by chunk over voxels (``chunk_voxels``, default
 for all trials and both halves (a sparse averaging matrix per paradigm): per chunk a reused slab of each
 paradigm's trials (n_trials x chunk float32, 100 MB for 1,080 + 900 + 1,080 trials), the concept means of
 every run (runs x P x n x chunk float32, 53 MB for 3 runs) and the working copies of
-:func:`core.analyses.consistency.permutation_tests` (16 P n bytes per voxel, 71 MB): about 250 MB
+:func:`core.analyses.consistency.statistic.permutation_tests` (16 P n bytes per voxel, 71 MB): about 250 MB
 whatever the number of voxels, plus about 25 bytes per voxel and run for the outputs (measured on 204,492
 voxels: +150 to +230 MB beyond the memory-mapped input, benchmarks/consistency.py --whole-run).
 
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.analyses.consistency import (
+from core.analyses.consistency.statistic import (
     PermutationTest,
     consistency,
     default_chunk,

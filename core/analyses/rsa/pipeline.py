@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from core.analyses.rsa import compare_many, n_from_pairs
-from core.analyses.rsa_stats import (
+from core.analyses.rsa.rdm import compare_many, n_from_pairs
+from core.analyses.rsa.stats import (
     make_concept_permutations,
     max_null_p,
     paper_shuffle,
@@ -69,7 +69,7 @@ def run_rsa(participants: list[ParticipantRDMs], comparison: str = "spearman", l
     baseline : ``permutation`` (a null of ``n_permutations`` concept relabelings, one-sided p per
         participant x ROI x setting) or ``single_shuffle`` (the paper's one shuffle of the brain rows,
         ``df.sample(frac=1, random_state=seed)``; no p per participant).
-    scheme : ``independent`` (exact) or ``product`` (see :mod:`core.analyses.rsa_stats`).
+    scheme : ``independent`` (exact) or ``product`` (see :mod:`core.analyses.rsa.stats`).
     device : where the ``independent`` null runs (``cpu``, ``cuda``, ``auto``; torch on a GPU).
     """
     if baseline not in BASELINES:
@@ -160,7 +160,7 @@ def _mark_selection(scores: pd.DataFrame, layer) -> pd.DataFrame:
 
 
 def _group_table(scores: pd.DataFrame, layer, null_sums: dict, n_participants: int) -> pd.DataFrame:
-    from core.analyses.rsa_stats import group_wilcoxon
+    from core.analyses.rsa.stats import group_wilcoxon
 
     rows = []
     for (roi, model, condition), g in scores.groupby(["roi", "model", "condition"], sort=False):

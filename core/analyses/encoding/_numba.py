@@ -1,4 +1,4 @@
-"""Compiled CPU kernel (numba) for the exact-LOO ridge of :mod:`core.analyses.ridge`: the per-alpha
+"""Compiled CPU kernel (numba) for the exact-LOO ridge of :mod:`core.analyses.encoding.ridge`: the per-alpha
 scoring of one chunk of targets fused into one pass over the score GEMM's output.
 
 Without it the scoring takes four numpy passes over the (A_u n, T_chunk) buffer (a temporary for the

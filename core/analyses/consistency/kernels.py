@@ -16,13 +16,10 @@ computed by the same code and compared exactly.
 
 from __future__ import annotations
 
-import signal
-import threading
-from contextlib import contextmanager
-
 import numpy as np
 
 from core.backend import to_numpy
+from core.progress import sigint_deferred
 
 PERM_CHUNK_BYTES = 4 << 20  # numpy/torch on CPU: bytes of one gathered (K_chunk, n, V) block (cache-sized)
 GPU_CHUNK_BYTES = 512 << 20  # torch GPU: same, on the device
@@ -43,7 +40,7 @@ def permuted_sums(z: np.ndarray, rel: np.ndarray, backend: str, device: str = "c
     """The full null of S: float32 (K, V). Memory K x V x 4 bytes: for a few voxels (voxel cards, tests)."""
     if backend == "numba":
         with sigint_deferred():
-            from core.analyses._consistency_numba import perm_sums
+            from core.analyses.consistency._numba import perm_sums
 
             z, rel = np.ascontiguousarray(z, dtype=np.float32), np.ascontiguousarray(rel, dtype=np.int32)
             return perm_sums(z, rel)
@@ -51,31 +48,6 @@ def permuted_sums(z: np.ndarray, rel: np.ndarray, backend: str, device: str = "c
     for k0, k1, block in _gathered_sums(z, rel, backend, device):
         out[k0:k1] = to_numpy(block)
     return out
-
-
-@contextmanager
-def sigint_deferred():
-    """Hold Ctrl-C while a numba kernel loads from its cache or runs, and raise KeyboardInterrupt after.
-
-    A KeyboardInterrupt raised inside numba's cache loader or parallel region leaves it broken: the run
-    ends as a chain of SystemError("... returned a result with an exception set"), the interrupt is
-    swallowed, or the process segfaults. One kernel call takes well under a second per chunk. Only the
-    main thread receives signals; elsewhere this does nothing.
-    """
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or previous is None:
-        yield
-        return
-    pending: list[int] = []
-    signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if pending and callable(previous):
-            previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
-        elif pending and previous == signal.SIG_DFL:
-            raise KeyboardInterrupt
 
 
 def counts_and_max(
@@ -88,7 +60,7 @@ def counts_and_max(
     valid = np.ascontiguousarray(valid, dtype=np.bool_)
     if backend == "numba":
         with sigint_deferred():
-            from core.analyses._consistency_numba import perm_counts_max
+            from core.analyses.consistency._numba import perm_counts_max
 
             return perm_counts_max(z, rel, valid)
     s_obs = observed_sums(z, backend, device)

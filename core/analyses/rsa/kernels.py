@@ -1,7 +1,7 @@
 """Null statistics of independently drawn concept relabelings, one kernel per array backend.
 
 For unit scores ``a`` of brain RDMs (R, M) and ``b`` of model RDMs (K, M) (ranks or values, computed
-once, :func:`core.analyses.rsa.unit_scores`) and permutations ``pi_q`` (P, n), every kernel returns
+once, :func:`core.analyses.rsa.rdm.unit_scores`) and permutations ``pi_q`` (P, n), every kernel returns
 ``null[r, q, k] = sum_m a_r[pi_q(i_m), pi_q(j_m)] b_k[m]`` over the condensed pairs m = (i_m, j_m):
 
 ``numba`` (CPU default)
@@ -23,7 +23,7 @@ import functools
 
 import numpy as np
 
-from core.analyses.rsa import square
+from core.analyses.rsa.rdm import square
 from core.backend import to_numpy
 from core.progress import CancelToken, ProgressFn, check_cancel
 
@@ -86,8 +86,8 @@ def independent_null(a: np.ndarray, b: np.ndarray, perms: np.ndarray, backend: s
         return _torch_null(a, b, perms, device, progress, cancel)
     out = np.empty((r, big_n, k), dtype=np.float32)
     if backend == "numba" and k <= FUSED_MAX_MODELS:
-        from core.analyses._rsa_numba import null_dots
-        from core.analyses.consistency_kernels import sigint_deferred
+        from core.analyses.rsa._numba import null_dots
+        from core.progress import sigint_deferred
 
         a_sq = square_scores(a, np.float64)
         b64 = np.ascontiguousarray(b, dtype=np.float64)
@@ -111,8 +111,8 @@ def independent_null(a: np.ndarray, b: np.ndarray, perms: np.ndarray, backend: s
             check_cancel(cancel)
             block_perms = perms[start:start + chunk]
             if buffer is not None:
-                from core.analyses._rsa_numba import gather_scores
-                from core.analyses.consistency_kernels import sigint_deferred
+                from core.analyses.rsa._numba import gather_scores
+                from core.progress import sigint_deferred
 
                 block = buffer[:, :block_perms.shape[0]]
                 with sigint_deferred():

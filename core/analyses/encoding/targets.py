@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from core.analyses.encoding_run import Targets
+from core.analyses.encoding.run import Targets
 from core.data.geometry import VoxelGeometry
 
 TARGET_KINDS = ("voxels", "areas", "rois")

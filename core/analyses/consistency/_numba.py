@@ -1,5 +1,5 @@
 """Compiled CPU kernels (numba) for the consistency permutation test. Imported only when the numba
-backend is used; see :mod:`core.analyses.consistency_kernels` for the maths.
+backend is used; see :mod:`core.analyses.consistency.kernels` for the maths.
 
 Each parallel task copies a block of ``BLOCK`` voxels of the z-scored profiles (P x n x BLOCK float32,
 276 KB for 3 x 180 x 128) into a private buffer that stays in the core's L2 cache, then runs every

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.analyses.cv import Folds
-from core.analyses.ridge import DEFAULT_CHUNK_BYTES, PAPER_ALPHAS, ridge_cv_scores
-from core.analyses.scores import fold_mean
+from core.analyses.encoding.cv import Folds
+from core.analyses.encoding.ridge import DEFAULT_CHUNK_BYTES, PAPER_ALPHAS, ridge_cv_scores
+from core.analyses.encoding.scores import fold_mean
 from core.data.concepts import load_concepts
 from core.errors import DataError
 from core.progress import CancelToken, ProgressFn, check_cancel, no_progress, sub_progress

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.analyses.scores import fold_mean, pearson_columns
+from core.analyses.encoding.scores import fold_mean, pearson_columns
 from core.errors import ParameterError
 from core.progress import CancelToken, ProgressFn, check_cancel, no_progress
 
@@ -244,7 +244,7 @@ def _loo_scores(prep: _Prepared, N, Yc, ops: _Ops) -> np.ndarray:
     """LOO mean squared errors float64 (A, Tc) from :func:`_loo_gemms`' output (N is overwritten)."""
     n = prep.dec.n
     if ops.fused:
-        from core.analyses._ridge_numba import loo_square_sums
+        from core.analyses.encoding._numba import loo_square_sums
 
         sums = np.empty((prep.n_unique, N.shape[1]), np.float64)
         if prep.inv_d is not None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.analyses.consistency import consistency
-from core.analyses.consistency_maps import average_trials
+from core.analyses.consistency.maps import average_trials
+from core.analyses.consistency.statistic import consistency
 from core.data.dataset import ParticipantData
 
 AREA_COLUMNS = ("area", "hemisphere", "label", "n_voxels", "mean_group", "fraction_significant", "C_area")

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.analyses.cv import make_folds
-from core.analyses.encoding import (
+from core.analyses.encoding.cv import make_folds
+from core.analyses.encoding.model import (
     ChosenScores,
     Items,
     LayerScores,
@@ -28,7 +28,7 @@ from core.analyses.encoding import (
     make_items,
     score_with_choice,
 )
-from core.analyses.selection import nested_scores, paper_selection
+from core.analyses.encoding.selection import nested_scores, paper_selection
 from core.errors import DataError, ParameterError
 from core.progress import CancelToken, ProgressFn, check_cancel, no_progress, sub_progress
 from core.stats.noise_ceiling import NoiseCeiling, nsd_from_moments

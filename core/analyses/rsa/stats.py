@@ -2,7 +2,7 @@
 
 Relabelling concepts by a permutation ``pi`` maps an RDM ``D`` to ``D o pi = D[pi_i, pi_j]``. For the
 Spearman and Pearson comparisons the statistic is the dot product of fixed unit scores (ranks are
-computed once, :func:`core.analyses.rsa.unit_scores`), so ``rho(pi) = <a o pi, b>``.
+computed once, :func:`core.analyses.rsa.rdm.unit_scores`), so ``rho(pi) = <a o pi, b>``.
 
 Two ways to draw ``n_permutations`` relabelings (both seeded):
 
@@ -11,7 +11,7 @@ Two ways to draw ``n_permutations`` relabelings (both seeded):
     exact Monte Carlo permutation test (each null value and the observed one are exchangeable, so
     ``(1 + #{null >= observed}) / (1 + N)`` is a valid p-value). The relabelled pairs are read from
     the brain scores by a compiled kernel, all ROIs x models of a participant in one pass
-    (:mod:`core.analyses.rsa_kernels`: numba on the CPU, torch on a GPU).
+    (:mod:`core.analyses.rsa.kernels`: numba on the CPU, torch on a GPU).
 ``product``
     Draw ``S`` and ``T`` independent uniform permutations ``sigma_s``, ``tau_t`` (``S * T >= N``) and use
     every composition ``pi = sigma_s o tau_t``. Because ``<a o sigma o tau, b> = <a o sigma, b o tau^-1>``,
@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from core.analyses.rsa import COMPARISONS, check_choice, kendall_tau_a, n_from_pairs, square, unit_scores
-from core.analyses.rsa_kernels import gather_numpy, independent_null, single_thread_blas, square_scores
+from core.analyses.rsa.kernels import gather_numpy, independent_null, single_thread_blas, square_scores
+from core.analyses.rsa.rdm import COMPARISONS, check_choice, kendall_tau_a, n_from_pairs, square, unit_scores
 from core.backend import resolve_device, select_backend
 from core.errors import ParameterError
 from core.names import SCHEMES  # noqa: F401 - re-exported: the implementing module's names

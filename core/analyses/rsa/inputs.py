@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.analyses.consistency_maps import read_consistency_voxels
-from core.analyses.rsa import brain_concept_patterns, concept_vectors, rdm, rdms
-from core.analyses.rsa_pipeline import ParticipantRDMs
+from core.analyses.consistency import read_consistency_voxels
+from core.analyses.rsa.pipeline import ParticipantRDMs
+from core.analyses.rsa.rdm import brain_concept_patterns, concept_vectors, rdm, rdms
 from core.errors import DataError, ParameterError
 from core.progress import CancelToken, ProgressFn, check_cancel, no_progress, sub_progress
 

@@ -13,9 +13,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.analyses.cv import Folds
-from core.analyses.encoding import ChosenScores, LayerScores, item_ranks, layer_scores, score_with_choice
-from core.analyses.ridge import PAPER_ALPHAS
+from core.analyses.encoding.cv import Folds
+from core.analyses.encoding.model import (
+    ChosenScores,
+    LayerScores,
+    item_ranks,
+    layer_scores,
+    score_with_choice,
+)
+from core.analyses.encoding.ridge import PAPER_ALPHAS
 from core.names import SELECTIONS  # noqa: F401 - re-exported: the implementing module's names
 from core.progress import CancelToken, ProgressFn, check_cancel, no_progress, sub_progress
 

@@ -1,5 +1,5 @@
 """Compiled CPU kernels (numba) for the RSA permutation null. Imported only when the numba backend is
-used; see :mod:`core.analyses.rsa_stats` for the maths.
+used; see :mod:`core.analyses.rsa.stats` for the maths.
 
 A relabelling ``pi`` turns the condensed entry m = (i, j), i < j, of a brain RDM's unit scores into
 ``A[pi_i, pi_j]`` of its square form ``A`` (n x n). Both kernels walk the pairs row by row: for row i

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.analyses.wholebrain import labels_on_grid
+from core.analyses.wholebrain.comparison import labels_on_grid
 from core.atlas.labels import LabelVolume
 from core.atlas.rois import PAPER_ROIS
 
@@ -69,7 +69,8 @@ def language_network_table(predictivity: pd.DataFrame, assignment: pd.DataFrame,
                            consistency: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per paradigm, the areas of each language parcel and of each ROI with their predictivity.
 
-    predictivity : (paradigm, area, mean_r, sem_r, n) from :func:`core.analyses.wholebrain.area_predictivity`.
+    predictivity : (paradigm, area, mean_r, sem_r, n) from
+        :func:`core.analyses.wholebrain.comparison.area_predictivity`.
     assignment : from :func:`assign_areas`; parcel_order : parcel names in display order.
     rois : ROI name -> area names (``_ROI`` suffixes and case ignored when matching).
     consistency : optional (area, consistency), to order the areas within a location (highest first, the

@@ -1,0 +1,15 @@
+"""Brain encoding: ridge regression from model features to brain responses, scored by cross-validated r.
+
+Stack: ``_numba`` and ``ridge`` (LOO ridge kernels) -> ``cv``, ``scores``, ``model`` (items, per-layer
+scores) and ``selection`` (layer/pooling choice) -> ``run`` (participants, paradigms, group results) and
+``targets`` (voxels, atlas areas, ROIs).
+"""
+
+from core.analyses import lazy_api
+
+__all__, __getattr__, __dir__ = lazy_api(__name__, {
+    "cv": ("CV_GROUPS", "kfold_labels", "make_folds"),
+    "ridge": ("ridge_cv_scores", "RidgeLOO"),
+    "run": ("SELECT", "EncodingRun", "PaperChoice", "run_encoding"),
+    "targets": ("atlas_targets", "label_targets", "voxel_targets"),
+})
