@@ -36,7 +36,7 @@ def cmd_plugins(args) -> int:
     from app.plugins.registry import Registry
 
     registry = Registry()
-    plugins = registry.load_all()
+    plugins = registry.describe_all()  # manifests: no plugin module is imported
     rows = [
         {"name": n, "title": c.title, "outputs": list(c.outputs), "description": c.description,
          "presets": available_presets(c)}
@@ -96,14 +96,38 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def _parse_prior(pairs: list[str], results: str | None) -> dict[str, str]:
+    out = {"consistency": results} if results else {}
+    for pair in pairs or []:
+        name, sep, folder = pair.partition("=")
+        if not sep or not name.strip() or not folder.strip():
+            raise StudioError(f"--prior expects ANALYSIS=DIR, got {pair!r}")
+        out[name.strip()] = folder.strip()
+    return out
+
+
 def cmd_run(args) -> int:
     from app.plugins.registry import Registry
+
+    if args.help or args.name is None:
+        if args.name is None:
+            args.parser.print_help()
+            names = ", ".join(Registry().names())
+            print(f"\nanalyses: {names}  (cbstudio run NAME --help for its parameters)")
+            return 0 if args.help else EXIT_BAD_INPUT
+        from app.cli_help import plugin_help
+
+        print(plugin_help(Registry().describe(args.name)))
+        return 0
+    if args.out is None:
+        raise StudioError("run needs --out DIR")
     from app.plugins.runner import run_analysis
     from core.errors import PluginError
 
     registry = Registry()
     plugin = registry.load(args.name)
     params = _parse_sets(args.set)
+    prior = _parse_prior(args.prior, args.results)
     if args.preset:
         from app.plugins.presets import preset_values
 
@@ -115,7 +139,7 @@ def cmd_run(args) -> int:
     progress = tqdm_progress(args.name)
     try:
         record = run_analysis(
-            plugin, args.data, params, args.out, device=args.device, results_dir=args.results,
+            plugin, args.data, params, args.out, device=args.device, prior=prior,
             progress=progress, preset=args.preset,
         )
     except (StudioError, KeyboardInterrupt):
@@ -174,16 +198,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("run", help="run an analysis")
-    p.add_argument("name")
+    p = sub.add_parser("run", help="run an analysis (cbstudio run NAME --help: its parameters)",
+                       add_help=False)
+    p.add_argument("name", nargs="?")
+    p.add_argument("-h", "--help", action="store_true", help="show the analysis' parameters and exit")
     p.add_argument("--data")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", help="results folder (required to run)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--preset", metavar="NAME",
                    help="set every method parameter to a named preset first (e.g. 'paper'); --set overrides")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    p.add_argument("--results", help="folder of earlier results some analyses read (e.g. consistency)")
-    p.set_defaults(func=cmd_run)
+    p.add_argument("--prior", action="append", default=[], metavar="ANALYSIS=DIR",
+                   help="earlier results an analysis requires or uses (consistency=out/cons); repeatable")
+    p.add_argument("--results", help="same as --prior consistency=DIR")
+    p.set_defaults(func=cmd_run, parser=p)
 
     cli_features.register(sub)
     cli_figure.register(sub)

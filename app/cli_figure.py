@@ -83,9 +83,10 @@ def make_figure(
     """Render ``map_path`` on ``mesh`` and save it to ``out``; return the path (StudioError on bad input)."""
     from app.views.colors import OverlayStyle
     from app.views.figure import compose_figure, parse_size, render_views, save_figure
-    from app.views.maps import ProjectionCache, read_map
+    from app.views.maps import ProjectionCache
     from app.views.scene import VIEWS
     from core.atlas.meshes import load_mesh
+    from core.export.readers import read_map
 
     out = Path(out)
     if out.suffix.lower() not in FORMATS:

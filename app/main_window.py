@@ -351,7 +351,7 @@ class MainWindow(CardActions, RoutingActions, ExportActions, SessionState, QMain
             return None
         out_dir = self.results_root / f"{name}-{datetime.now():%Y%m%d-%H%M%S-%f}"
         self.last_run_dir = out_dir
-        results_dir = self.last_results.get("consistency")
+        prior = dict(self.last_results)  # the latest results folder of every analysis run or opened
         projections, mesh_name = self.cortex.projections, self.cortex.mesh.name
 
         def task(progress, cancel):
@@ -361,7 +361,7 @@ class MainWindow(CardActions, RoutingActions, ExportActions, SessionState, QMain
                 params,
                 out_dir,
                 device=device,
-                results_dir=results_dir,
+                prior=prior,
                 progress=progress,
                 cancel=cancel,
             )
@@ -426,7 +426,7 @@ class MainWindow(CardActions, RoutingActions, ExportActions, SessionState, QMain
 
     def open_results(self, folder: str) -> bool:
         """Show the outputs of an earlier run (NIfTI maps, CSV tables, NPY RDMs) again."""
-        from app.views.maps import read_results_folder
+        from core.export.readers import read_results_folder
 
         try:
             outputs, provenance = read_results_folder(folder)

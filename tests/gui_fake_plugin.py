@@ -11,7 +11,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from app.plugins.base import AnalysisPlugin, Param
+from app.plugins.base import AnalysisPlugin, Param, RunResult
 from core.outputs import RDM, Figure, LayerCurve, Table, VoxelMap
 from core.progress import check_cancel
 
@@ -84,7 +84,7 @@ class FakePlugin(AnalysisPlugin):
         fig = MplFigure(figsize=(3, 2))
         fig.add_subplot(111).plot([0, 1], [0, 1])
         outputs.append(Figure("fake_figure", fig))
-        return outputs
+        return RunResult(outputs)
 
 
 def fake_registry():

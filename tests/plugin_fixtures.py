@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from app.plugins.base import AnalysisPlugin, Param
+from app.plugins.base import AnalysisPlugin, Param, RunResult
 from core.outputs import Table, VoxelMap
 from core.progress import check_cancel
 
@@ -35,8 +35,7 @@ class MeanResponsePlugin(AnalysisPlugin):
             outputs.append(VoxelMap(f"sub-{pid}_mean", mean, sub.geometry, units="a.u."))
             rows.append({"participant": pid, "grand_mean": float(mean.mean())})
             progress((n + 1) / len(dataset.participants), pid)
-        inputs.provenance["seed"] = None
-        return [*outputs, Table("means", pd.DataFrame(rows))]
+        return RunResult([*outputs, Table("means", pd.DataFrame(rows))], {"seed": None})
 
 
 class NotAPlugin:

@@ -43,8 +43,8 @@ def _reference_bins(participant, roi_labels, label):
 
 
 def test_quartile_cell_of_the_picked_voxel(participant):
-    from app.views.voxel_info import VoxelInfo, add_quartile
     from core.atlas.specs import resolve_rois
+    from core.inspect.voxel import VoxelInfo, add_quartile
 
     roi_labels = resolve_rois("paper").sample(participant.geometry)
     label = next(lab for lab in (1, 2, 3) if (roi_labels == lab).sum() >= 12)
@@ -71,8 +71,8 @@ def test_quartile_cell_of_the_picked_voxel(participant):
 
 def test_quartile_note_without_results_or_outside_rois(participant):
     from app.views.voxel_card import quartile_text
-    from app.views.voxel_info import VoxelInfo, add_quartile
     from core.atlas.specs import resolve_rois
+    from core.inspect.voxel import VoxelInfo, add_quartile
 
     info = add_quartile(VoxelInfo(None, None, np.zeros(3), voxel=0), participant, [], "paper")
     assert info.quartile_cell is None and "quartiles" in quartile_text(info)

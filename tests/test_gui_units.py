@@ -139,7 +139,7 @@ def test_params_form_round_trip(qtbot):
 
 def test_results_folder_round_trip(tmp_path):
     from app.plugins.runner import run_analysis
-    from app.views.maps import read_results_folder
+    from core.export.readers import read_results_folder
     from tests.gui_fake_plugin import FakePlugin, make_mni_dataset
 
     data = make_mni_dataset(tmp_path / "ds")
@@ -157,8 +157,8 @@ def test_results_folder_round_trip(tmp_path):
 
 
 def test_voxel_info_matches_direct_computation(tmp_path):
-    from app.views.voxel_info import collect
     from core.data.readers import open_dataset
+    from core.inspect.voxel import collect
     from tests.gui_fake_plugin import make_mni_dataset
 
     ds = open_dataset(make_mni_dataset(tmp_path / "ds"))

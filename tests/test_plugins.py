@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from app.cli import main
-from app.plugins.base import AnalysisPlugin, Param
+from app.plugins.base import AnalysisPlugin, Param, RunResult
 from app.plugins.registry import GROUP, Registry
 from app.plugins.runner import run_analysis
 from core.errors import Cancelled, ParameterError, PluginError
@@ -150,7 +150,7 @@ class _TablesPlugin(AnalysisPlugin):
     outputs = ("Table",)
 
     def run(self, inputs, params, progress, cancel):
-        return [Table(f"t{i}", pd.DataFrame({"i": [i]})) for i in range(params["k"])]
+        return RunResult([Table(f"t{i}", pd.DataFrame({"i": [i]})) for i in range(params["k"])])
 
 
 def test_rerun_removes_only_what_the_previous_run_listed(tmp_path):

@@ -188,7 +188,7 @@ def test_paper_settings_button_fills_the_form(qtbot):
     panel.show()
     for name in BUILT_INS:
         panel.select(name)
-        cls = panel.plugins[name]
+        cls = Registry().load(name)  # the panel lists manifests; the class resolves values
         button = panel.preset_buttons["paper"]
         assert button.text() == "Paper settings" and button.isEnabled()
         shown_buttons = [b for b in panel.findChildren(QPushButton)

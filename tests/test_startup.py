@@ -54,24 +54,28 @@ def test_plugins_listing_imports_nothing_heavy():
     assert {"consistency", "encoding", "quartiles", "rsa"} <= {row["name"] for row in listing["plugins"]}
     assert listing["errors"] == {}
     assert _heavy(result["modules"]) == []
-    # the plugin modules themselves were imported (their classes are listed), the analyses were not
-    assert "app.plugins.encoding" in result["modules"]
-    heavy = ("core.analyses", "core.outputs")
-    assert not [m for m in result["modules"] if m.startswith(heavy)]
+    # listed from their manifests: no plugin module, analysis or output module was imported
+    plugin_code = ("app.plugins.consistency", "app.plugins.encoding", "app.plugins.quartiles",
+                   "app.plugins.rsa", "core.analyses", "core.outputs")
+    assert not [m for m in result["modules"] if m.startswith(plugin_code)]
 
 
 def test_light_names_equal_the_implementing_modules():
     """core.names repeats no rule by accident: each tuple is the one its implementing module uses."""
-    from core import names
-    from core.analyses.encoding import selection
+    from app.plugins.params import POOLINGS
+    from core import backend, names
+    from core.analyses.encoding import cv, selection
     from core.analyses.rsa import pipeline as rsa_pipeline
     from core.analyses.rsa import rdm as rsa
     from core.analyses.rsa import stats as rsa_stats
     from core.data import concepts
     from core.features import pooling, registry
     from core.outputs import OUTPUT_KINDS
+    from core.stats import correction
 
     assert names.PARADIGMS == concepts.PARADIGMS
+    assert names.CORRECTIONS == correction.CORRECTIONS and names.BACKENDS == backend.BACKENDS
+    assert names.CV_GROUPS == cv.CV_GROUPS
     assert names.OUTPUT_KINDS == OUTPUT_KINDS
     assert names.SELECTIONS == selection.SELECTIONS
     assert names.DISTANCES == rsa.DISTANCES
@@ -79,6 +83,7 @@ def test_light_names_equal_the_implementing_modules():
     assert names.BASELINES == rsa_pipeline.BASELINES
     assert names.SCHEMES == rsa_stats.SCHEMES
     assert registry.POOLINGS == pooling.POOLINGS  # the CLI's --pooling choices come from the light one
+    assert set(POOLINGS) == {*pooling.POOLINGS, "select"}  # the plugins' pooling parameter
 
 
 def test_demo_service_is_reexported_by_the_entry_shim():

@@ -1,13 +1,14 @@
 """The plugin contract.
 
-A plugin is a class with class attributes ``name``, ``title``, ``description``, ``params`` (a tuple of
-:class:`Param`), ``inputs`` (what it needs, e.g. ``("dataset",)``), ``outputs`` (output kinds it
-returns) and optionally ``presets`` (preset name -> {parameter: value}, e.g. ``{"fast": {"n": 10}}``;
-see :mod:`app.plugins.presets`), and a method ``run(inputs, params, progress, cancel) -> list[Output]``.
-The numbers are computed in ``core.analyses``; a plugin only adapts parameters in and typed outputs out.
-Listing plugins (``cbstudio plugins``, the analysis panel) imports each plugin module through its entry
-point, so a plugin module keeps its top-level imports light: pandas, numba, torch and the analysis
-modules are imported inside ``run()``, and parameter choices come from :mod:`core.names`.
+A plugin is an :class:`AnalysisPlugin` subclass with a declaration (``name``, ``title``,
+``description``, ``params`` (a tuple of :class:`Param`), ``inputs``, ``requires``/``accepts`` (prior
+results by analysis name), ``outputs`` (output kinds it returns)) and a method
+``run(inputs, params, progress, cancel) -> RunResult``. Built-in plugins take their declaration from a
+TOML manifest (:mod:`app.plugins.manifest`), readable without importing the plugin module; a plugin
+without one sets the class attributes. ``presets`` (preset name -> {parameter: value}) live in
+:mod:`app.plugins.presets`. The numbers are computed in ``core.analyses``; a plugin adapts parameters in
+and typed outputs out, and the runner (:mod:`app.plugins.runner`) checks the outputs against the
+declared kinds. Parameters used by several plugins are declared once in :data:`SHARED_PARAMS`.
 """
 
 from __future__ import annotations
@@ -16,84 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from app.plugins.params import SHARED_PARAMS, Param, find_param
 from core.errors import ParameterError
 from core.names import OUTPUT_KINDS
 from core.progress import CancelToken, ProgressFn
 
-PARAM_TYPES = ("int", "float", "bool", "str", "choice", "path")
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-@dataclass(frozen=True)
-class Param:
-    """A declared parameter: enough to build a form and to parse ``--set name=value``.
-
-    type : one of ``int``, ``float``, ``bool``, ``str``, ``choice``, ``path``.
-    bounds : inclusive (low, high) for numbers; either may be None.
-    choices : allowed values for ``choice``.
-    special : extra string values a numeric parameter also accepts (e.g. ``("select",)`` for a layer).
-    label : a few words for a form (``"Permutations"``); the key ``name`` stays the CLI/recipe key.
-    help : one sentence saying what the value does.
-    units : the unit of a number (``"voxels"``, ``"s"``, ``""`` when unitless).
-    decimals : digits after the point when a float is shown (None: as many as needed).
-    choice_help : one short description per entry of ``choices`` (same order), or empty.
-    """
-
-    name: str
-    type: str
-    default: Any
-    help: str = ""
-    bounds: tuple[float | None, float | None] | None = None
-    choices: tuple[Any, ...] | None = None
-    special: tuple[str, ...] = ()
-    label: str = ""
-    units: str = ""
-    decimals: int | None = None
-    choice_help: tuple[str, ...] = ()
-
-    @property
-    def title(self) -> str:
-        """The form label: ``label`` or, when none is declared, the key in words."""
-        return self.label or self.name.replace("_", " ").capitalize()
-
-    def __post_init__(self) -> None:
-        if self.type not in PARAM_TYPES:
-            raise ValueError(f"parameter {self.name}: unknown type {self.type!r}")
-        if self.type == "choice" and not self.choices:
-            raise ValueError(f"parameter {self.name}: a choice needs choices")
-
-    def parse(self, text: Any) -> Any:
-        """Convert a string (or an already-typed value) and validate it; raise ParameterError."""
-        if isinstance(text, str) and text in self.special:
-            return text
-        try:
-            if self.type == "int":
-                value = int(text) if not isinstance(text, bool) else _raise()
-            elif self.type == "float":
-                value = float(text)
-            elif self.type == "bool":
-                value = _parse_bool(text)
-            elif self.type == "path":
-                value = str(Path(str(text)).expanduser())
-            else:
-                value = str(text) if not isinstance(text, (int, float)) or self.type == "str" else text
-        except (TypeError, ValueError):
-            raise ParameterError(f"{self.name}: cannot read {text!r} as {self.type}") from None
-        return self.validate(value)
-
-    def validate(self, value: Any) -> Any:
-        if self.choices is not None:
-            match = [c for c in self.choices if c == value or str(c) == str(value)]
-            if not match:
-                options = ", ".join(map(str, self.choices))
-                raise ParameterError(f"{self.name}: {value!r} is not one of {options}")
-            value = match[0]
-        if self.bounds and self.type in ("int", "float"):
-            low, high = self.bounds
-            if (low is not None and value < low) or (high is not None and value > high):
-                raise ParameterError(f"{self.name}: {value} is outside [{low}, {high}]")
-        return value
+__all__ = ["SHARED_PARAMS", "AnalysisPlugin", "Param", "RunInputs", "RunResult", "choose_paradigms",
+           "choose_participants", "method_params", "split_list"]
 
 
 def split_list(text: str, what: str) -> list[str]:
@@ -115,19 +45,19 @@ def choose_participants(choice: str, available: tuple[str, ...]) -> tuple[str, .
     return wanted
 
 
-def _raise():
-    raise ValueError
+def method_params(params: dict) -> dict:
+    """The encoding method's keyword arguments (layer, pooling, selection, cv_folds, cv_groups, seed) from a
+    plugin's resolved parameters (the shared Params of the same names)."""
+    return {k: params[k] for k in ("layer", "pooling", "selection", "cv_folds", "cv_groups", "seed")}
 
 
-def _parse_bool(text: Any) -> bool:
-    if isinstance(text, bool):
-        return text
-    lowered = str(text).strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ValueError
+def choose_paradigms(choice: str, available: tuple[str, ...]) -> list[str]:
+    """The ``paradigm`` parameter: one paradigm, or ``all`` (every paradigm of the dataset in turn)."""
+    wanted = list(available) if choice == "all" else [choice]
+    missing = [p for p in wanted if p not in available]
+    if missing:
+        raise ParameterError(f"paradigm {missing[0]!r} is not in this dataset ({', '.join(available)})")
+    return wanted
 
 
 @dataclass
@@ -136,14 +66,19 @@ class RunInputs:
 
     dataset_path : the dataset folder or file (plugins open it with ``core.data.open_dataset``).
     device : the concrete device (``cpu``, ``cuda``, ``mps``), already resolved.
-    results_dir : optional folder of earlier results (e.g. consistency outputs for quartiles).
-    provenance : a dict the plugin may add to (model ids and revisions, seeds, ...).
+    prior : earlier results by analysis name (``{"consistency": Path(...)}``), the plugin's ``requires``
+        always present, its ``accepts`` when the user gave them.
     """
 
     dataset_path: Path | None
     device: str = "cpu"
-    results_dir: Path | None = None
-    provenance: dict = field(default_factory=dict)
+    prior: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def results_dir(self) -> Path | None:
+        """The prior consistency results folder, or None (RSA's significant voxels, the whole-brain
+        comparison)."""
+        return self.prior.get("consistency")
 
     def open_dataset(self):
         from core.data.readers import open_dataset
@@ -151,6 +86,15 @@ class RunInputs:
         if self.dataset_path is None:
             raise ParameterError("this analysis needs a dataset (--data)")
         return open_dataset(self.dataset_path)
+
+
+@dataclass
+class RunResult:
+    """What ``run()`` returns: the typed outputs (:mod:`core.outputs`) and what the plugin adds to the
+    run's provenance (model ids and revisions, seeds, notes)."""
+
+    outputs: list
+    provenance: dict = field(default_factory=dict)
 
 
 class AnalysisPlugin:
@@ -161,20 +105,31 @@ class AnalysisPlugin:
     description: ClassVar[str] = ""
     params: ClassVar[tuple[Param, ...]] = ()
     inputs: ClassVar[tuple[str, ...]] = ("dataset",)
+    #: prior results (analysis names) a run must be given / uses when given
+    requires: ClassVar[tuple[str, ...]] = ()
+    accepts: ClassVar[tuple[str, ...]] = ()
     outputs: ClassVar[tuple[str, ...]] = ()
+    #: ``package:file.toml`` of the manifest this class takes its declaration from (None: class attributes)
+    manifest: ClassVar[str | None] = None
     #: named sets of parameter values (``cbstudio run --preset NAME``); every key a declared parameter
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
 
-    def run(self, inputs: RunInputs, params: dict, progress: ProgressFn, cancel: CancelToken) -> list:
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("manifest"):
+            from app.plugins.manifest import read_manifest
+
+            declared = read_manifest(cls.manifest)
+            cls.name, cls.title, cls.description = declared.name, declared.title, declared.description
+            cls.params, cls.inputs, cls.outputs = declared.params, declared.inputs, declared.outputs
+            cls.requires, cls.accepts = declared.requires, declared.accepts
+
+    def run(self, inputs: RunInputs, params: dict, progress: ProgressFn, cancel: CancelToken) -> RunResult:
         raise NotImplementedError
 
     @classmethod
     def param(cls, name: str) -> Param:
-        for p in cls.params:
-            if p.name == name:
-                return p
-        known = ", ".join(p.name for p in cls.params)
-        raise ParameterError(f"{cls.name}: unknown parameter {name!r}; known: {known}")
+        return find_param(cls.name, cls.params, name)
 
     @classmethod
     def defaults(cls) -> dict:

@@ -9,10 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.plugins.base import AnalysisPlugin, Param, choose_participants
-from core.backend import BACKENDS
+from app.plugins.base import AnalysisPlugin, RunResult, choose_participants
 from core.progress import check_cancel, sub_progress
-from core.stats.correction import CORRECTIONS
 
 # pandas and the analysis modules are imported in run(): listing plugins stays light (tests/test_startup.py)
 if TYPE_CHECKING:
@@ -20,45 +18,7 @@ if TYPE_CHECKING:
 
 
 class ConsistencyPlugin(AnalysisPlugin):
-    name = "consistency"
-    title = "Semantic consistency"
-    description = (
-        "Per voxel, the mean pairwise Pearson r of concept profiles across the three paradigms, tested by "
-        "permuting concepts (one-sided), with split-half replication, a group probabilistic map and an "
-        "area table."
-    )
-    params = (
-        Param(
-            "n_permutations",
-            "int",
-            1000,
-            "permutations per voxel (the same for every voxel)",
-            bounds=(1, 100_000),
-        ),
-        Param("seed", "int", 0, "seed of the permutation table", bounds=(0, None)),
-        Param("alpha", "float", 0.05, "significance level (one-sided)", bounds=(1e-6, 0.5)),
-        Param("correction", "choice", "none", "multiple comparisons over voxels", choices=CORRECTIONS),
-        Param("split_halves", "bool", True, "also test each stimulus half; replicated = significant in both"),
-        Param("participants", "str", "all", "participants to analyse: 'all' or a comma-separated list"),
-        Param(
-            "backend",
-            "choice",
-            "auto",
-            "array backend (auto: torch on a GPU, numba on the CPU, numpy without numba)",
-            choices=BACKENDS,
-        ),
-        Param("atlas", "str", "glasser", "areas for the area table: 'glasser', 'none' or a label NIfTI path"),
-        Param("atlas_table", "str", "", "label table (TSV: label, name[, hemisphere]) for a NIfTI atlas"),
-        Param("rois", "str", "paper", "ROIs for the ROI table: 'paper' (the published ROI map), "
-              "'glasser-surface', 'none' or a label NIfTI path"),
-        Param("roi_table", "str", "", "label table (TSV: label, name) for a NIfTI ROI map (default: beside "
-              "it)"),
-        Param("table_format", "choice", "csv", "file format of the voxel table (one row per voxel and "
-              "participant): 'csv' (consistency_voxels.csv) or "
-              "'parquet' (consistency_voxels.parquet: typed, about 2.5x smaller and faster to load)",
-              choices=("csv", "parquet")),
-    )
-    outputs = ("Table", "VoxelMap", "AreaTable")
+    manifest = "app.plugins.manifests:consistency.toml"
 
     def run(self, inputs, params, progress, cancel):
         import pandas as pd
@@ -74,7 +34,8 @@ class ConsistencyPlugin(AnalysisPlugin):
 
         dataset = inputs.open_dataset()
         pids = choose_participants(params["participants"], dataset.participants)
-        atlas, rois = _label_volumes(dataset, params, inputs.provenance)
+        provenance: dict = {}
+        atlas, rois = _label_volumes(dataset, params, provenance)
         volumes = {name: vol for name, vol in (("areas", atlas), ("rois", rois)) if vol is not None}
         frames, outputs, results, sig_flags = [], [], [], []
         c_area: dict[str, dict[int, list[float]]] = {name: {} for name in volumes}
@@ -138,7 +99,7 @@ class ConsistencyPlugin(AnalysisPlugin):
             else:
                 tables.append(AreaTable("consistency_rois", frame.rename(columns={"area": "roi"}),
                                         f"consistency per ROI (rois={params['rois']})"))
-        inputs.provenance.update(
+        provenance.update(
             {
                 "seeds": {"permutations": params["seed"]},
                 "n_permutations": params["n_permutations"],
@@ -152,12 +113,12 @@ class ConsistencyPlugin(AnalysisPlugin):
         )
         if params["correction"] == "fdr_bh":
             floor = 1.0 / (params["n_permutations"] + 1)
-            inputs.provenance["note"] = (
+            provenance["note"] = (
                 f"fdr_bh on permutation p-values: the smallest p is {floor:.2g}, so BH rejects nothing "
                 f"unless at least {floor / params['alpha']:.2%} of a participant's voxels reach it; use more "
                 f"permutations for large maps"
             )
-        return [*tables, *outputs]
+        return RunResult([*tables, *outputs], provenance)
 
 
 def _map(name, values, result, units, description, two_sided=False) -> VoxelMap:

@@ -8,10 +8,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.plugins.base import AnalysisPlugin, Param, choose_participants, split_list
-from core.analyses.encoding import CV_GROUPS
-from core.errors import DataError, ParameterError
-from core.names import PARADIGMS, SELECTIONS
+from app.plugins.base import (
+    AnalysisPlugin,
+    RunResult,
+    choose_paradigms,
+    choose_participants,
+    method_params,
+    split_list,
+)
+from core.errors import ParameterError
 from core.progress import check_cancel, sub_progress
 
 # pandas and the analysis modules are imported where used: listing plugins stays light (tests/test_startup.py)
@@ -21,65 +26,12 @@ if TYPE_CHECKING:
     from core.analyses.encoding import EncodingRun
     from core.outputs import LayerCurve, VoxelMap
 
-POOLINGS = ("mean", "last_tok", "first_tok", "select")
-
-
-
-def choose_paradigms(choice: str, available: tuple[str, ...]) -> list[str]:
-    wanted = list(available) if choice == "all" else [choice]
-    missing = [p for p in wanted if p not in available]
-    if missing:
-        raise ParameterError(f"paradigm {missing[0]!r} is not in this dataset ({', '.join(available)})")
-    return wanted
-
-
-ENCODING_PARAMS = (
-    Param("model", "str", "minilm", "model key, folder or hub id; several separated by commas"),
-    Param("paradigm", "choice", "sentences", "stimulus paradigm ('all': each in turn)",
-          choices=(*PARADIGMS, "all")),
-    Param("layer", "int", "select", "hidden state (0 = embeddings) or 'select'", bounds=(0, None),
-          special=("select",)),
-    Param("pooling", "choice", "mean", "token pooling; 'select' chooses last_tok/mean with the layer",
-          choices=POOLINGS),
-    Param("selection", "choice", "paper", "layer/pooling selection: paper (participant-averaged data, "
-          "not nested) or nested (inside each training fold)", choices=SELECTIONS),
-    Param("cv_folds", "int", 5, "cross-validation folds", bounds=(2, 50)),
-    Param("cv_groups", "choice", "stimulus", "fold unit: stimulus (the paper; concepts leak across "
-          "folds) or concept (all stimuli of a concept in one fold)", choices=CV_GROUPS),
-    Param("seed", "int", 0, "seed of the fold shuffling (0 = the paper's folds)", bounds=(0, None)),
-    Param("noise_ceiling", "bool", False, "NSD-style noise ceiling per target and r / ceiling"),
-    Param("participants", "str", "all", "'all' or a comma-separated list"),
-)
-
-
 class EncodingPlugin(AnalysisPlugin):
-    name = "encoding"
-    title = "Brain encoding (ridge)"
-    description = (
-        "Predict brain responses (voxels, Glasser areas or ROIs) from language-model hidden states: "
-        "per-target ridge with exact leave-one-out alpha selection (60 alphas, 1e-30 ... 1e29), k-fold "
-        "cross-validated Pearson r, layer and pooling selection (the paper's or nested), optional noise "
-        "ceiling, and the whole-brain consistency vs predictivity comparison for areas."
-    )
-    params = (
-        *ENCODING_PARAMS[:2],
-        Param("target", "choice", "voxels", "what to predict", choices=("voxels", "areas", "rois")),
-        *ENCODING_PARAMS[2:],
-        Param("layer_maps", "bool", True, "voxel targets: also write r maps per layer (layer scrubber)"),
-        Param("rois", "str", "paper", "target=rois: 'paper' (the published ROI map), 'glasser-surface' or a "
-              "label NIfTI path"),
-        Param("roi_table", "str", "", "label table (TSV: label, name) for a NIfTI ROI map (default: beside "
-              "it)"),
-        Param("atlas", "str", "glasser", "target=areas: 'glasser' or a volumetric parcellation NIfTI path"),
-        Param("atlas_table", "str", "", "label table (TSV: label, name[, hemisphere]) for a NIfTI atlas"),
-        Param("parcels", "str", "", "target=areas: a language-parcel NIfTI (e.g. LanA) for the Fig. 13 "
-              "comparison; empty = skip"),
-    )
-    outputs = ("Table", "AreaTable", "LayerCurve", "VoxelMap", "Figure")
+    manifest = "app.plugins.manifests:encoding.toml"
 
     def run(self, inputs, params, progress, cancel):
         from core.analyses.consistency import consistency_results
-        from core.analyses.encoding import run_encoding
+        from core.analyses.encoding import encoding_tables, run_encoding
         from core.outputs import Table
 
         dataset = inputs.open_dataset()
@@ -99,13 +51,13 @@ class EncodingPlugin(AnalysisPlugin):
         for n, (model, paradigm) in enumerate(jobs):
             check_cancel(cancel)
             runs.append(run_encoding(
-                dataset, model, paradigm, target_fn, params["layer"], params["pooling"], params["selection"],
-                params["cv_folds"], params["cv_groups"], params["seed"], params["noise_ceiling"], pids,
-                inputs.device, sub_progress(progress, n / len(jobs), (n + 1) / len(jobs)), cancel))
-        inputs.provenance.update({
+                dataset, model, paradigm, target_fn, **method_params(params),
+                noise_ceiling=params["noise_ceiling"], participants=pids, device=inputs.device,
+                progress=sub_progress(progress, n / len(jobs), (n + 1) / len(jobs)), cancel=cancel))
+        provenance = {
             "models": {r.model: {"model_id": r.model_id, "revision": r.revision} for r in runs},
             "seed": params["seed"], "items": {f"{r.model}/{r.paradigm}": r.n_items for r in runs},
-        })
+        }
         scores, summary, curves = encoding_tables(runs)
         outputs = [
             Table("encoding_scores", scores, "Pearson r and alpha per participant x target x fold"),
@@ -117,7 +69,7 @@ class EncodingPlugin(AnalysisPlugin):
             outputs += voxel_maps(runs, dataset, union, params["layer_maps"], multi=len(jobs) > 1)
         if params["target"] == "areas":
             outputs += wholebrain_outputs(summary, inputs.results_dir, dataset, pids, params)
-        return outputs
+        return RunResult(outputs, provenance)
 
 
 def _targets(dataset, pids, params):
@@ -138,92 +90,18 @@ def _targets(dataset, pids, params):
     return atlas_targets(kind, atlas), None
 
 
-def encoding_tables(runs: list[EncodingRun]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """encoding_scores (per fold), encoding_summary (per target) and layer_curves frames."""
-    import pandas as pd
-
-    from core.stats.noise_ceiling import ceiling_normalise
-
-    score_frames, summary_frames, curve_frames = [], [], []
-    for run in runs:
-        nc = None
-        if run.noise_ceiling is not None:
-            nc = pd.Series(run.noise_ceiling.nc, index=run.group_keys)
-        for ps in run.participants:
-            s, tg = ps.scores, ps.targets
-            F, T = s.r.shape
-            score_frames.append(pd.DataFrame({
-                "participant": ps.participant, "paradigm": run.paradigm,
-                "target": np.tile(tg.names, F), "target_kind": tg.kind, "model": run.model,
-                "layer": s.layer.reshape(-1), "pooling": np.asarray(run.poolings)[s.pooling.reshape(-1)],
-                "fold": np.repeat(np.arange(F), T), "r": s.r.reshape(-1), "alpha": s.alpha.reshape(-1),
-            }))
-            best_layer, best_pool = _mode(s.layer), _mode(s.pooling)
-            summary = pd.DataFrame({
-                "participant": ps.participant, "paradigm": run.paradigm, "target": tg.names,
-                "target_kind": tg.kind, "key": tg.keys, "model": run.model, "mean_r": s.mean_r,
-                "best_layer": best_layer, "best_pooling": np.asarray(run.poolings)[best_pool],
-                "n_folds": np.isfinite(s.r).sum(axis=0),
-            })
-            if nc is not None:
-                summary["noise_ceiling"] = nc.reindex(tg.keys).to_numpy()
-                summary["r_normalised"] = ceiling_normalise(summary["mean_r"], summary["noise_ceiling"])
-            summary_frames.append(summary)
-            if s.curves is not None:
-                curve_frames.append(_curve_frame(s.curves, run, ps.participant, tg.names))
-        if run.group_curves is not None:
-            names = _group_names(run)
-            curve_frames.append(_curve_frame(run.group_curves.curves(), run, "group", names))
-    curves = pd.concat(curve_frames, ignore_index=True) if curve_frames else pd.DataFrame(
-        columns=["participant", "paradigm", "model", "target", "pooling", "layer", "r"])
-    return pd.concat(score_frames, ignore_index=True), pd.concat(summary_frames, ignore_index=True), curves
-
-
-def _group_names(run: EncodingRun) -> np.ndarray:
-    lookup = {}
-    for ps in run.participants:
-        lookup.update(zip(ps.targets.keys.tolist(), ps.targets.names.tolist(), strict=True))
-    return np.array([lookup.get(int(k), str(k)) for k in run.group_keys])
-
-
-def _curve_frame(curves: np.ndarray, run: EncodingRun, participant: str, names: np.ndarray) -> pd.DataFrame:
-    import pandas as pd
-
-    P, L, T = curves.shape
-    return pd.DataFrame({
-        "participant": participant, "paradigm": run.paradigm, "model": run.model,
-        "target": np.tile(names, P * L), "pooling": np.repeat(np.asarray(run.poolings), L * T),
-        "layer": np.tile(np.repeat(run.layers, T), P), "r": curves.reshape(-1),
-    })
-
-
-def _mode(values: np.ndarray) -> np.ndarray:
-    """Most frequent value per column of (F, T) int (smallest on ties)."""
-    values = np.asarray(values)
-    lo = values.min()
-    counts = np.apply_along_axis(np.bincount, 0, values - lo, minlength=values.max() - lo + 1)
-    return np.argmax(counts, axis=0) + lo
-
-
 def layer_curve_outputs(runs: list[EncodingRun], curves: pd.DataFrame) -> list[LayerCurve]:
     """One LayerCurve per model x paradigm: target-mean r per layer, one series per pooling (and per
     target when there are at most 8 targets)."""
+    from core.analyses.encoding import layer_curve_series
     from core.outputs import LayerCurve
 
     out = []
     for run in runs:
-        sub = curves[(curves["model"] == run.model) & (curves["paradigm"] == run.paradigm)]
-        if sub.empty or len(run.layers) < 2:
+        found = layer_curve_series(curves, run)
+        if found is None:
             continue
-        series, errors = {}, {}
-        few = sub["target"].nunique() <= 8
-        keys = ["pooling", "target"] if few else ["pooling"]
-        for key, g in sub.groupby(keys):
-            key = key if isinstance(key, tuple) else (key,)
-            per_layer = g.groupby("layer")["r"]
-            label = " ".join(map(str, key))
-            series[label] = per_layer.mean().reindex(run.layers).to_numpy()
-            errors[label] = per_layer.sem().reindex(run.layers).to_numpy()
+        series, errors = found
         out.append(LayerCurve(f"layer_curve_{_slug(run.model)}_{run.paradigm}", run.layers, series,
                               "Pearson r (cross-validated)", errors,
                               f"{run.model} {run.paradigm}: r per layer (mean ± SEM over targets)"))
@@ -236,6 +114,7 @@ def _slug(text: str) -> str:
 
 def voxel_maps(runs, dataset, union, layer_maps: bool, multi: bool) -> list[VoxelMap]:
     """sub-<ID>_r and sub-<ID>_best_layer per participant (plus per-layer r maps)."""
+    from core.analyses.encoding import group_layer_values, mode_per_column
     from core.outputs import VoxelMap
 
     out = []
@@ -248,15 +127,14 @@ def voxel_maps(runs, dataset, union, layer_maps: bool, multi: bool) -> list[Voxe
             out.append(VoxelMap(f"{stem}_r", ps.scores.mean_r, geom, "Pearson r",
                                 f"cross-validated encoding r ({run.model}, {run.paradigm})", True,
                                 {**meta, "participant": ps.participant, "stat": "r"}))
-            out.append(VoxelMap(f"{stem}_best_layer", _mode(ps.scores.layer).astype(np.float32), geom,
+            best = mode_per_column(ps.scores.layer).astype(np.float32)
+            out.append(VoxelMap(f"{stem}_best_layer", best, geom,
                                 "layer", "chosen hidden state per voxel", False,
                                 {**meta, "participant": ps.participant, "stat": "best_layer"}))
             if layer_maps and ps.scores.curves is not None and len(run.layers) > 1:
                 out += _layer_maps(ps.scores.curves, run, geom, stem, ps.participant)
         if layer_maps and run.group_curves is not None and len(run.layers) > 1:
-            values = np.full((len(run.poolings), len(run.layers), union.n_voxels), np.nan)
-            values[:, :, run.group_keys] = run.group_curves.curves()
-            out += _layer_maps(values, run, union, f"group{tag}", "group")
+            out += _layer_maps(group_layer_values(run, union.n_voxels), run, union, f"group{tag}", "group")
     return out
 
 
@@ -283,12 +161,7 @@ def wholebrain_outputs(
     consistency run's consistency_areas.csv when it covers these areas and participants, else computed);
     and with ``parcels=PATH`` the language-network comparison of Fig. 13."""
 
-    from core.analyses.consistency import read_consistency_voxels
-    from core.analyses.wholebrain import (
-        area_predictivity,
-        paper_area_consistency,
-        probabilistic_voxels,
-    )
+    from core.analyses.wholebrain import area_predictivity, raw_area_c_of_run, results_area_consistency
     from core.outputs import AreaTable
 
     params = params or {}
@@ -297,11 +170,7 @@ def wholebrain_outputs(
     out: list = [AreaTable("area_predictivity", pred, "mean ± SEM r per area over participants x models")]
     cons, voxels = None, None
     if results_dir is not None:
-        path, voxels = read_consistency_voxels(results_dir, "the whole-brain comparison")
-        if not {"participant", "i", "j", "k", "x", "y", "z"} <= set(voxels.columns):
-            raise DataError(path, "needs columns participant, i, j, k, x, y, z")
-        grid = dataset.participant(pids[0]).geometry
-        cons = paper_area_consistency(probabilistic_voxels(voxels), grid, atlas)
+        cons, voxels = results_area_consistency(results_dir, dataset.participant(pids[0]).geometry, atlas)
         out += _wb_variant("wholebrain", pred, cons, "consistency", "semantic consistency",
                            "Fig. 3: area consistency (mean probabilistic map) vs mean LM predictivity")
         if "r_normalised" in summary and np.isfinite(summary["r_normalised"]).any():
@@ -309,7 +178,8 @@ def wholebrain_outputs(
             nc = nc.rename(columns={"mean_r": "mean_r_nc", "sem_r": "sem_r_nc"})
             out += _wb_variant("wholebrain_nc", nc, cons, "consistency", "semantic consistency",
                                "Fig. 9: area consistency vs mean r / noise ceiling", y="mean_r_nc")
-    raw, source = _wb_raw_c(results_dir, voxels, dataset, pids, atlas, pred)
+    raw, source = raw_area_c_of_run(results_dir, voxels, dataset, pids, atlas=atlas,
+                                    areas=set(pred["area"]))
     if raw is not None:
         out += _wb_variant("wholebrain_raw_c", pred, raw, "C_area", "raw area C",
                            f"Fig. 9: raw C of area-averaged responses ({source}) vs mean LM predictivity")
@@ -346,29 +216,6 @@ def _wb_variant(stem: str, pred: pd.DataFrame, cons: pd.DataFrame, x: str, xlabe
         Table(f"{stem}_correlation", corr, f"Pearson r across areas per paradigm ({x} vs {y})"),
         Figure(f"{stem}_scatter", fig, what),
     ]
-
-
-def _wb_raw_c(results_dir, voxels, dataset, pids, atlas, pred) -> tuple[pd.DataFrame | None, str]:
-    """Raw area C: the consistency run's ``consistency_areas.csv`` (C_area, the same quantity) when it
-    was made on these participants and covers these areas; else computed from the dataset (needs at
-    least two paradigms)."""
-    from pathlib import Path
-
-    import pandas as pd
-
-    from core.analyses.wholebrain import raw_area_c
-
-    if results_dir is not None and voxels is not None:
-        path = Path(results_dir) / "consistency_areas.csv"
-        if path.is_file():
-            table = pd.read_csv(path)
-            if {"area", "C_area"} <= set(table.columns) and np.isfinite(table["C_area"]).any():
-                same = set(voxels["participant"].astype(str)) == {str(p) for p in pids}
-                if same and set(pred["area"]) <= set(table["area"].astype(str)):
-                    return table[["area", "C_area"]].assign(area=table["area"].astype(str)), path.name
-    if len(dataset.paradigms) < 2:
-        return None, ""
-    return raw_area_c(dataset, pids, atlas)[["area", "C_area"]], "computed from the responses"
 
 
 def _wb_language(pred: pd.DataFrame, atlas, parcels_path: str, cons) -> list:

@@ -8,11 +8,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from app.plugins.base import AnalysisPlugin, Param, choose_participants
+from app.plugins.base import AnalysisPlugin, RunResult, choose_participants
 from core.errors import ParameterError
-from core.names import BASELINES, COMPARISONS, DISTANCES, SCHEMES
 from core.progress import check_cancel, sub_progress
 
 # pandas, scipy and the analysis modules are imported where used: listing plugins stays light
@@ -26,41 +23,7 @@ POOLING_CHOICES = ("mean", "last_tok", "first_tok", "select")
 
 
 class RSAPlugin(AnalysisPlugin):
-    name = "rsa"
-    title = "Representational similarity (RSA)"
-    description = (
-        "Spearman correlation between brain RDMs (per participant and ROI, concept patterns averaged over "
-        "all trials of all paradigms) and model RDMs (per layer), with a permutation test over concept "
-        "relabelings, group Wilcoxon tests and layer selection (paper: max participant-mean rho; and "
-        "leave one participant out)."
-    )
-    params = (
-        Param("model", "str", "minilm", "model key, folder or hub id; several separated by commas"),
-        Param("layer", "int", "select", "hidden state (0 = embeddings) or 'select'", bounds=(0, None),
-              special=("select",)),
-        Param("pooling", "choice", "mean", "token pooling; 'select' chooses the pooling together with the "
-              "layer among the paper's candidates for the model (last_tok, mean; FLAVA also first_tok)",
-              choices=POOLING_CHOICES),
-        Param("condition", "choice", "text", "model inputs: text (sentences + word cloud), text+image "
-              "(VLMs: + pictures) or both", choices=("text", "text+image", "both")),
-        Param("rois", "str", "paper", "'paper' (ROIs 1-3 from the Glasser atlas) or a NIfTI label map"),
-        Param("roi_table", "str", "", "TSV (label, name) for a NIfTI ROI map (default: beside it)"),
-        Param("sig_voxels_only", "bool", False, "keep only voxels significant in both halves (needs "
-              "--results with consistency_voxels.csv)"),
-        Param("distance", "choice", "correlation", "RDM distance", choices=DISTANCES),
-        Param("comparison", "choice", "spearman", "RDM comparison; kendall_tau_a's null loops over "
-              "permutations (about 10 ms each per ROI x layer): use fewer permutations", choices=COMPARISONS),
-        Param("baseline", "choice", "permutation", "permutation distribution, or the paper's single "
-              "shuffle of the brain rows", choices=BASELINES),
-        Param("n_permutations", "int", 10_000, "concept relabelings in the null", bounds=(1, 1_000_000)),
-        Param("permutation_scheme", "choice", "independent", "independent: N separate uniform draws (the "
-              "exact permutation test); product: all compositions of two seeded sets of ~sqrt(N) "
-              "permutations, pairwise but not mutually independent, so the p-value is not exact (kept for "
-              "comparison with earlier runs)", choices=SCHEMES),
-        Param("seed", "int", 0, "seed of the permutations and of the single shuffle", bounds=(0, None)),
-        Param("participants", "str", "all", "'all' or a comma-separated list"),
-    )
-    outputs = ("Table", "RDM", "Figure")
+    manifest = "app.plugins.manifests:rsa.toml"
 
     def run(self, inputs, params, progress, cancel):
         from core.analyses.consistency import consistency_results
@@ -106,11 +69,11 @@ class RSAPlugin(AnalysisPlugin):
         result = run_rsa(participants, params["comparison"], params["layer"], params["baseline"],
                          params["n_permutations"], params["seed"], params["permutation_scheme"],
                          sub_progress(progress, 0.7, 0.95), cancel, device=inputs.device)
-        inputs.provenance.update({
+        record = {
             "models": provenance, "seed": params["seed"], "rois": params["rois"],
             "n_permutations": result.n_permutations, "permutation_scheme": result.scheme,
             "concepts_dropped": {k: v for k, v in dropped.items() if v},
-        })
+        }
         scores = public_scores(result.scores)
         outputs = [
             Table("rsa_scores", scores, "rho and permutation p per participant x ROI x model x layer"),
@@ -120,7 +83,7 @@ class RSAPlugin(AnalysisPlugin):
         outputs += _model_rdm_outputs(result.scores, model_sets, events, dataset.concepts, params)
         outputs.append(Figure("rsa_bars", _figure(scores, result.group, params),
                               "RSA per ROI and model (layout of the paper's Fig. 5)"))
-        return outputs
+        return RunResult(outputs, record)
 
 
 
@@ -179,31 +142,18 @@ def _brain_rdm_outputs(participants) -> list[RDM]:
 
 def _model_rdm_outputs(scores: pd.DataFrame, model_sets, events, concepts, params) -> list[RDM]:
     """Model RDMs of the selected (or fixed) layers, from every stimulus any participant saw."""
-    import pandas as pd
-
-    from core.analyses.rsa import concept_vectors, rdms, seen_stimuli, square
+    from core.analyses.rsa import model_layer_rdms, reported_layers, square, union_events
     from core.outputs import RDM
 
-    union = {}
-    for ev in events:
-        for paradigm, frame in ev.items():
-            union.setdefault(paradigm, []).append(frame[["concept", "stimulus_idx"]])
-    union = {p: pd.concat(f, ignore_index=True).drop_duplicates() for p, f in union.items()}
-    flag = "selected_paper" if params["layer"] == "select" else None
+    union = union_events(events)
     multi_cond = scores["condition"].nunique() > 1
     multi_pool = scores["pooling"].nunique() > 1
     out = []
     for (model, condition, pooling), feats in model_sets.items():
-        rows = scores[(scores["model"] == model) & (scores["condition"] == condition)
-                      & (scores["pooling"] == pooling)]
-        layers = sorted(set(rows.loc[rows[flag], "layer"] if flag else rows["layer"]))
+        layers = reported_layers(scores, model, condition, pooling, params["layer"] == "select")
         if not layers:
             continue
-        keys, hidden = seen_stimuli(feats, union)
-        vectors = concept_vectors(keys, hidden, tuple(concepts))
-        ok = ~np.isnan(vectors).reshape(len(concepts), -1).any(axis=1)
-        stack = rdms(vectors[ok][:, layers].transpose(1, 0, 2), params["distance"])
-        labels = [c for c, k in zip(concepts, ok, strict=True) if k]
+        labels, stack = model_layer_rdms(feats, union, tuple(concepts), layers, params["distance"])
         for layer, condensed in zip(layers, stack, strict=True):
             name = f"rdm_model_{_model_label(model)}" + (f"_{_safe(condition)}" if multi_cond else "") \
                 + (f"_{pooling}" if multi_pool else "") + f"_L{int(layer)}"

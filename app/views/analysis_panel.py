@@ -84,7 +84,7 @@ class AnalysisPanel(QWidget):
     def reload(self) -> None:
         """List every registered plugin; ones that fail to load are shown disabled with the reason."""
         self.list.clear()
-        self.plugins = self.registry.load_all()
+        self.plugins = self.registry.describe_all()  # manifests: no plugin code is imported to list
         for name in self.registry.names():
             cls = self.plugins.get(name)
             item = QListWidgetItem(f"{cls.title}" if cls else f"{name} (unavailable)")

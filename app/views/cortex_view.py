@@ -22,10 +22,10 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLabeledDoubleRangeSlider
 
-from app.views import atlas_info
 from app.views.colors import OverlayStyle
 from app.views.maps import ProjectionCache
 from app.views.scene import BrainScene
+from core.atlas import lookup as atlas_info
 
 MESHES = ("fs_LR32k", "fsaverage5")
 SURFACES = {

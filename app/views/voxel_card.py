@@ -11,7 +11,7 @@ from matplotlib.figure import Figure as MplFigure
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from app.views.voxel_info import VoxelInfo
+from core.inspect.voxel import VoxelInfo
 
 SHORT = {"sentences": "sentences", "pictures": "pictures", "word_clouds": "word clouds"}
 

@@ -17,7 +17,7 @@ class CardActions:
     # ------------------------------------------------------------------ voxel card
     def on_vertex_picked(self, hemi: str, vertex: int) -> None:
         """Fill the voxel card at once; the permutation null of C follows on the next event-loop turn."""
-        from app.views.voxel_info import collect
+        from core.inspect.voxel import collect
 
         try:
             info = collect(
@@ -41,7 +41,7 @@ class CardActions:
         of C (~0.3 s) and the quartile cell (the first pick after quartile results load recomputes the
         participant's ROI quartiles, then cached). On the UI thread: the same computation on a pool
         thread crashed PySide6 6.12 / Python 3.11 intermittently ("deallocating None")."""
-        from app.views.voxel_info import add_null, add_quartile
+        from core.inspect.voxel import add_null, add_quartile
 
         if self.card.info is not info:
             return

@@ -71,8 +71,8 @@ class ExportActions:
             self.export_screenshot(path, size)
 
     def export_bundle(self, folder, views=("lateral", "medial")) -> list | None:
-        from app.views import atlas_info
         from app.views.export import figure_bundle
+        from core.atlas import lookup as atlas_info
 
         if self.cortex.current_map is None:
             self.show_error("no map is shown")

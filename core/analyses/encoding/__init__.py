@@ -2,14 +2,15 @@
 
 Stack: ``_numba`` and ``ridge`` (LOO ridge kernels) -> ``cv``, ``scores``, ``model`` (items, per-layer
 scores) and ``selection`` (layer/pooling choice) -> ``run`` (participants, paradigms, group results) and
-``targets`` (voxels, atlas areas, ROIs).
+``targets`` (voxels, atlas areas, ROIs) and ``tables`` (results as tables).
 """
 
 from core.analyses import lazy_api
 
 __all__, __getattr__, __dir__ = lazy_api(__name__, {
-    "cv": ("CV_GROUPS", "kfold_labels", "make_folds"),
+    "cv": ("kfold_labels", "make_folds"),
     "ridge": ("ridge_cv_scores", "RidgeLOO"),
     "run": ("SELECT", "EncodingRun", "PaperChoice", "run_encoding"),
     "targets": ("atlas_targets", "label_targets", "voxel_targets"),
+    "tables": ("encoding_tables", "group_layer_values", "layer_curve_series", "mode_per_column"),
 })

@@ -12,8 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.errors import ParameterError
-
-CV_GROUPS = ("stimulus", "concept")
+from core.names import CV_GROUPS
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
 

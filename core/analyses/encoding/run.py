@@ -140,6 +140,7 @@ def run_encoding(
     model: str,
     paradigm: str,
     targets: Callable[[object], Targets],
+    *,
     layer: int | str = SELECT,
     pooling: str = "mean",
     selection: str = "paper",
@@ -151,7 +152,6 @@ def run_encoding(
     device: str = "cpu",
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
-    *,
     choice: PaperChoice | None = None,
     choice_key: Callable[[np.ndarray], np.ndarray] | None = None,
     pool_voxels: bool = False,
@@ -233,7 +233,8 @@ def run_encoding(
         if paper_mode:
             chosen = choice.for_keys(choice_key(tg.keys) if choice_key is not None else tg.keys)
         run.participants.append(ParticipantScores(pid, tg, _score(
-            X, Y, items, mode, selection, chosen, layers, cv_folds, cv_groups, seed, device, sub, cancel)))
+            X, Y, items, mode=mode, selection=selection, chosen=chosen, layers=layers, cv_folds=cv_folds,
+            cv_groups=cv_groups, seed=seed, device=device, progress=sub, cancel=cancel)))
         data.release()
     progress(1.0, f"encoding {model} {paradigm} done")
     return run
@@ -363,8 +364,8 @@ def _ceiling(acc: _Accumulator, keys: np.ndarray) -> NoiseCeiling:
     return nsd_from_moments(acc.total[:, col], acc.total_sq[:, col], count, acc.participants[col])
 
 
-def _score(X, Y, items: Items, mode, selection, chosen, layers, cv_folds, cv_groups, seed, device, progress,
-           cancel) -> ChosenScores:
+def _score(X, Y, items: Items, *, mode, selection, chosen, layers, cv_folds, cv_groups, seed, device,
+           progress, cancel) -> ChosenScores:
     concepts = items.concepts
     folds = make_folds(concepts, cv_folds, seed, cv_groups)
     ok = np.all(np.isfinite(Y), axis=0)

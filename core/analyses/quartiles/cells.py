@@ -16,6 +16,18 @@ import pandas as pd
 from scipy.stats import pearsonr
 
 N_BINS = 4
+CELL_CODE_BASE = 100  # a cell's code: roi * CELL_CODE_BASE + (b_C - 1) * n_bins + b_L
+
+
+def encode_cells(roi, b_c, b_l, n: int = N_BINS) -> np.ndarray:
+    """The integer code of quartile cells (ROI id, consistency bin 1..n, language bin 1..n), int64."""
+    return np.asarray(roi, np.int64) * CELL_CODE_BASE + (np.asarray(b_c, np.int64) - 1) * n + np.asarray(b_l)
+
+
+def decode_cells(codes, n: int = N_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(roi, b_C, b_L) of cell codes made by :func:`encode_cells`, each int64 like ``codes``."""
+    roi, rest = np.divmod(np.asarray(codes, np.int64), CELL_CODE_BASE)
+    return roi, (rest - 1) // n + 1, (rest - 1) % n + 1
 
 
 def quantile_bins(values: np.ndarray, n: int = N_BINS) -> np.ndarray:
@@ -54,7 +66,7 @@ def quartile_cells(consistency: np.ndarray, language: np.ndarray, roi: np.ndarra
 
 def cell_labels(cells: pd.DataFrame, n_voxels: int, n: int = N_BINS) -> tuple[np.ndarray, pd.DataFrame]:
     """Integer target label per voxel (0 = none) and the table (label, roi, b_C, b_L, n_voxels)."""
-    code = cells["roi"].to_numpy() * 100 + (cells["b_C"].to_numpy() - 1) * n + cells["b_L"].to_numpy()
+    code = encode_cells(cells["roi"].to_numpy(), cells["b_C"].to_numpy(), cells["b_L"].to_numpy(), n)
     labels = np.zeros(n_voxels, dtype=np.int64)
     labels[cells["voxel"].to_numpy()] = code
     table = (

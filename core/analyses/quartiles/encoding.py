@@ -14,14 +14,13 @@ from collections.abc import Callable
 import numpy as np
 
 from core.analyses.encoding import SELECT, EncodingRun, label_targets, run_encoding
+from core.analyses.quartiles.cells import decode_cells
 from core.progress import CancelToken, ProgressFn, no_progress, sub_progress
-
-CELL_CODE_BASE = 100  # cell label = roi * CELL_CODE_BASE + (b_C - 1) * n_bins + b_L (quartiles.cell_labels)
 
 
 def roi_of_cell(codes: np.ndarray) -> np.ndarray:
     """ROI id of quartile-cell labels, int64 (T,)."""
-    return np.asarray(codes, np.int64) // CELL_CODE_BASE
+    return decode_cells(codes)[0]
 
 
 def quartile_encoding(
@@ -30,6 +29,7 @@ def quartile_encoding(
     paradigm: str,
     roi_labels: Callable[[object], np.ndarray],
     cell_labels: Callable[[object], np.ndarray],
+    *,
     layer: int | str = SELECT,
     pooling: str = "mean",
     selection: str = "paper",
@@ -58,3 +58,38 @@ def quartile_encoding(
                          progress=sub_progress(progress, 0.4 if paper else 0.0, 1.0),
                          choice=roi_run.choice if paper else None, choice_key=roi_of_cell, **common)
     return cells, roi_run
+
+
+CELL_COLUMNS = ["participant", "paradigm", "roi", "b_C", "b_L", "n_voxels", "r"]
+CHOICE_COLUMNS = ["model", "paradigm", "roi", "roi_name", "best_layer", "best_pooling"]
+
+
+def cell_predictivity(run: EncodingRun, cells: dict, paradigm: str, model: str) -> list:
+    """Per participant of ``run``, its cell table (``cells[participant]``: label, roi, b_C, b_L, n_voxels)
+    with participant, paradigm, model and the cell's cross-validated r (NaN for a cell without a score)."""
+    import pandas as pd
+
+    frames = []
+    for ps in run.participants:
+        table = cells[ps.participant]
+        r = pd.Series(ps.scores.mean_r, index=ps.targets.keys)
+        frames.append(table.assign(participant=ps.participant, paradigm=paradigm, model=model,
+                                   r=r.reindex(table["label"]).to_numpy()))
+    return frames
+
+
+def roi_choice_table(roi_run: EncodingRun, names: dict, model: str, paradigm: str):
+    """The (layer, pooling) chosen per ROI on participant-pooled data: one row per ROI (CHOICE_COLUMNS)."""
+    import pandas as pd
+
+    ch = roi_run.choice
+    return pd.DataFrame({
+        "model": model, "paradigm": paradigm, "roi": ch.keys,
+        "roi_name": [names.get(int(k), str(k)) for k in ch.keys],
+        "best_layer": ch.layer, "best_pooling": np.asarray(roi_run.poolings)[ch.pooling]})
+
+
+def average_over_models(per_model):
+    """Mean r over models per (participant, paradigm, roi, b_C, b_L, n_voxels) (folds already averaged)."""
+    keys = CELL_COLUMNS[:-1]
+    return per_model.groupby(keys, as_index=False)["r"].mean()

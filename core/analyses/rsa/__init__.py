@@ -10,7 +10,7 @@ from core.analyses import lazy_api
 __all__, __getattr__, __dir__ = lazy_api(__name__, {
     "rdm": ("compare_many", "compare_rdms", "concept_vectors", "rdm", "rdms", "square"),
     "stats": ("make_concept_permutations", "permutation_null"),
-    "inputs": ("ROISet", "load_rois", "model_features", "participant_rdms", "seen_stimuli",
-               "significant_voxels"),
+    "inputs": ("ROISet", "load_rois", "model_features", "model_layer_rdms", "participant_rdms",
+               "reported_layers", "seen_stimuli", "significant_voxels", "union_events"),
     "pipeline": ("ParticipantRDMs", "RSAResult", "public_scores", "run_rsa"),
 })

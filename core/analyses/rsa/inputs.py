@@ -151,3 +151,34 @@ def participant_rdms(participant, concepts: tuple[str, ...], labels: np.ndarray,
     models = {key: rdms(vec[ok].transpose(1, 0, 2), distance) for key, vec in vectors.items()}
     dropped = [c for c, k in zip(concepts, ok, strict=True) if not k]
     return ParticipantRDMs(participant.id, kept, brain, models, n_voxels), {"concepts_dropped": dropped}
+
+
+def union_events(events: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """Every stimulus any participant saw: paradigm -> distinct (concept, stimulus_idx) rows, in first-seen
+    order, from each participant's events (paradigm -> events table)."""
+    union: dict[str, list[pd.DataFrame]] = {}
+    for ev in events:
+        for paradigm, frame in ev.items():
+            union.setdefault(paradigm, []).append(frame[["concept", "stimulus_idx"]])
+    return {p: pd.concat(f, ignore_index=True).drop_duplicates() for p, f in union.items()}
+
+
+def reported_layers(scores: pd.DataFrame, model: str, condition: str, pooling: str,
+                    selected_only: bool) -> list[int]:
+    """The layers of one model x condition x pooling in the RSA scores, sorted: those the paper's selection
+    picked (``selected_paper``) when ``selected_only``, else every scored layer."""
+    rows = scores[(scores["model"] == model) & (scores["condition"] == condition)
+                  & (scores["pooling"] == pooling)]
+    layers = rows.loc[rows["selected_paper"], "layer"] if selected_only else rows["layer"]
+    return sorted({int(x) for x in layers})
+
+
+def model_layer_rdms(features: dict, union: dict[str, pd.DataFrame], concepts: tuple[str, ...],
+                     layers: list[int], distance: str = "correlation") -> tuple[list[str], np.ndarray]:
+    """Model RDMs of ``layers`` over the stimuli in ``union`` (:func:`union_events`): the concepts with a
+    feature vector (labels) and the condensed RDMs, float (len(layers), n_pairs)."""
+    keys, hidden = seen_stimuli(features, union)
+    vectors = concept_vectors(keys, hidden, tuple(concepts))
+    ok = ~np.isnan(vectors).reshape(len(concepts), -1).any(axis=1)
+    stack = rdms(vectors[ok][:, layers].transpose(1, 0, 2), distance)
+    return [c for c, k in zip(concepts, ok, strict=True) if k], stack

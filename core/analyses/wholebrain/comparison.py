@@ -16,6 +16,8 @@ noise ceiling before the mean over participants x models).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from scipy.stats import pearsonr
@@ -147,3 +149,34 @@ def wholebrain_correlation(table: pd.DataFrame, x: str = "consistency", y: str =
         r, p = pearsonr(sub[x], sub[y]) if ok else (np.nan, np.nan)
         rows.append({"paradigm": paradigm, "r": float(r), "p": float(p), "n_areas": len(sub)})
     return pd.DataFrame(rows)
+
+
+def results_area_consistency(results_dir, grid: VoxelGeometry,
+                             atlas: LabelVolume) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fig. 3's area consistency from a consistency run's folder: ``(area table, voxel table)``; the area
+    table is :func:`paper_area_consistency` of the group probabilistic map on ``grid``. DataError naming
+    the voxel table when it lacks the columns."""
+    from core.analyses.consistency import read_consistency_voxels
+
+    path, voxels = read_consistency_voxels(results_dir, "the whole-brain comparison")
+    if not {"participant", "i", "j", "k", "x", "y", "z"} <= set(voxels.columns):
+        raise DataError(path, "needs columns participant, i, j, k, x, y, z")
+    return paper_area_consistency(probabilistic_voxels(voxels), grid, atlas), voxels
+
+
+def raw_area_c_of_run(results_dir, voxels, dataset, pids, *, atlas: LabelVolume,
+                      areas: set[str]) -> tuple[pd.DataFrame | None, str]:
+    """Raw area C (area, C_area) and where it came from: the consistency run's ``consistency_areas.csv``
+    (C_area, the same quantity) when it was made on these participants and covers ``areas``; else
+    computed from the dataset (:func:`raw_area_c`; needs at least two paradigms, else ``(None, "")``)."""
+    if results_dir is not None and voxels is not None:
+        path = Path(results_dir) / "consistency_areas.csv"
+        if path.is_file():
+            table = pd.read_csv(path)
+            if {"area", "C_area"} <= set(table.columns) and np.isfinite(table["C_area"]).any():
+                same = set(voxels["participant"].astype(str)) == {str(p) for p in pids}
+                if same and areas <= set(table["area"].astype(str)):
+                    return table[["area", "C_area"]].assign(area=table["area"].astype(str)), path.name
+    if len(dataset.paradigms) < 2:
+        return None, ""
+    return raw_area_c(dataset, pids, atlas)[["area", "C_area"]], "computed from the responses"

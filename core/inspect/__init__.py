@@ -1,0 +1,1 @@
+"""Looking at one voxel: everything the voxel card shows, gathered Qt-free (:mod:`core.inspect.voxel`)."""
