@@ -1,16 +1,15 @@
 """The main window (DESIGN.md "The main window"): dataset and analysis docks, the cortex viewer, the
 voxel card, result tabs (Tables, Plots, RDMs, Log) and a status bar with progress and Cancel.
 
-Analyses run through the plugin registry and :func:`app.plugins.runner.run_analysis` on a worker
-thread; their typed outputs are routed by kind. Every user-facing error lands in ONE dialog and the
-app goes on. Layout, last dataset, result folders and analysis settings persist in QSettings.
+Composition: the window builds the views, the Qt-free state (:class:`app.state.model.AppState`) and the
+controllers (:mod:`app.controllers`: datasets, runs, routing, the voxel card, exports, the session), and
+wires them. Every user-facing error lands in ONE dialog and the app goes on. Layout, last dataset, result
+folders and analysis settings persist in QSettings.
 """
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -28,20 +27,21 @@ from PySide6.QtWidgets import (
     QTabWidget,
 )
 
+from app.controllers.card import CardController
+from app.controllers.datasets import DatasetController
+from app.controllers.exports import ExportController
+from app.controllers.routing import ResultRouter
+from app.controllers.runs import RunController
+from app.controllers.session import SessionController
+from app.state.model import AppState, LoadedResults
 from app.views.analysis_panel import AnalysisPanel
 from app.views.cortex_view import CortexView
-from app.views.dataset_panel import MAX_RECENT, DatasetPanel
+from app.views.dataset_panel import DatasetPanel
 from app.views.plots import PlotsView
 from app.views.rdm_view import RDMView
 from app.views.tables import TablesView
 from app.views.voxel_card import VoxelCard
-from app.views.window_card import CardActions
-from app.views.window_exports import ExportActions
-from app.views.window_routing import RoutingActions
-from app.views.window_session import SessionState
 from app.workers import Worker, WorkerPool
-from core.errors import StudioError
-from core.outputs import VoxelMap
 
 ORG, APP = "concept-brain-studio", "Concept Brain Studio"
 PLOTS_MIN_HEIGHT = 230  # px: below it matplotlib's layout collapses the axes
@@ -53,7 +53,7 @@ def default_results_root() -> Path:
     return Path(user_data_dir("concept-brain-studio")) / "results"
 
 
-class MainWindow(CardActions, RoutingActions, ExportActions, SessionState, QMainWindow):
+class MainWindow(QMainWindow):
     """The application window.
 
     registry : plugin Registry (default: the installed entry points).
@@ -73,19 +73,8 @@ class MainWindow(CardActions, RoutingActions, ExportActions, SessionState, QMain
         self.settings = settings if settings is not None else QSettings(ORG, APP)
         self.results_root = Path(results_root) if results_root else default_results_root()
         self.pool = WorkerPool()
-        self.dataset = None
-        self.dataset_path: Path | None = None
-        self._participants: dict[str, object] = {}
-        self._pids: list[str] = []
-        self.results: list = []
-        self.provenance: dict[str, dict] = {}
-        self.result_folders: list[str] = []
-        self.last_results: dict[str, Path] = {}
-        self.worker: Worker | None = None
-        self.last_run_dir: Path | None = None
+        self.state = AppState()
         self.errors: list[str] = []
-        self._route_queue: list[tuple[object, dict]] = []
-        self._finish_pending = False
 
         self.cortex = CortexView(self, mesh=mesh)
         self.setCentralWidget(self.cortex)
@@ -118,7 +107,6 @@ class MainWindow(CardActions, RoutingActions, ExportActions, SessionState, QMain
             self.addDockWidget(area, dock)
             self.docks[key] = dock
         self._build_status_bar()
-        self._build_menus()
         self.plots.setMinimumHeight(PLOTS_MIN_HEIGHT)  # figures need room; the brain keeps the rest
         # the side docks run full height (the parameter form never gets squeezed by the results)
         self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
@@ -127,16 +115,105 @@ class MainWindow(CardActions, RoutingActions, ExportActions, SessionState, QMain
         self.error_box = QMessageBox(QMessageBox.Warning, APP, "", QMessageBox.Ok, self)
         self.error_box.setModal(False)
 
+        self.router = ResultRouter(self.state, self.cortex, self.tables, self.plots, self.rdms)
+        self.datasets = DatasetController(self, self.state, self.pool, self.settings)
+        self.runs = RunController(self, self.state, self.registry, self.pool, self.router, self.results_root)
+        self.cards = CardController(self, self.state, self.pool)
+        self.exports = ExportController(self, self.state)
+        self.session = SessionController(self, self.state, self.settings, self.datasets)
+        self._build_menus()
+
         self.dataset_panel.openRequested.connect(self.open_dataset)
         self.dataset_panel.participantChanged.connect(self.set_participant)
         self.analysis_panel.runRequested.connect(self.run_plugin)
         self.analysis_panel.cancelRequested.connect(self.cancel)
-        self.cortex.vertexPicked.connect(self.on_vertex_picked)
-        self.cortex.screenshot_button.clicked.connect(self._ask_screenshot)
-        self.tables.exportRequested.connect(self._ask_table_export)
-        self.plots.exportRequested.connect(self._ask_figure_export)
-        self.restore_layout()
+        self.cortex.vertexPicked.connect(self.cards.on_vertex_picked)
+        self.cortex.mapShown.connect(self.state.set_current_map)
+        self.cortex.screenshot_button.clicked.connect(self.exports.ask_screenshot)
+        self.tables.exportRequested.connect(self.exports.ask_table_export)
+        self.plots.exportRequested.connect(self.exports.ask_figure_export)
+        self.runs.started.connect(self._run_started)
+        self.runs.finished.connect(self._run_finished)
+        self.session.restore_layout()
         QTimer.singleShot(1500, self._resolve_device)  # after the first frame: importing torch takes seconds
+
+    # ------------------------------------------------------------------ the public API (tests, CLI)
+    @property
+    def dataset(self):
+        return self.state.dataset
+
+    @property
+    def dataset_path(self) -> Path | None:
+        return self.state.dataset_path
+
+    @property
+    def provenance(self) -> dict[str, dict]:
+        return self.state.provenance
+
+    @property
+    def worker(self) -> Worker | None:
+        """The running analysis' worker (None when idle)."""
+        return self.runs.worker
+
+    @property
+    def last_run_dir(self) -> Path | None:
+        return self.runs.last_run_dir
+
+    def open_dataset(self, path: str) -> bool:
+        return self.datasets.open_dataset(path)
+
+    def open_demo(self) -> None:
+        self.datasets.open_demo()
+
+    def open_results(self, folder: str) -> None:
+        self.datasets.open_results(folder)
+
+    def participant(self, pid: str | None = None):
+        """The loaded ParticipantData for ``pid`` (default: the one chosen in the dataset panel)."""
+        return self.state.participant(pid or self.dataset_panel.participant.currentText() or None)
+
+    def set_participant(self, pid: str) -> None:
+        self.datasets.set_participant(pid)
+
+    def run_plugin(self, name: str, params: dict, device: str = "auto") -> Worker | None:
+        return self.runs.run(name, params, device)
+
+    def cancel(self) -> None:
+        self.runs.cancel()
+
+    def route(self, outputs: list, provenance: dict | None = None, incremental: bool = False) -> None:
+        """Show outputs made elsewhere (they join the state's results)."""
+        analysis = str((provenance or {}).get("analysis", ""))
+        loaded = LoadedResults(analysis, None, list(outputs), provenance or {}, live=incremental)
+        self.state.add_results(loaded)
+
+    def routing_done(self) -> bool:
+        return self.router.done()
+
+    def on_vertex_picked(self, hemi: str, vertex: int) -> None:
+        self.cards.on_vertex_picked(hemi, vertex)
+
+    def screenshot_image(self, size: tuple[int, int] | None = None):
+        return self.exports.screenshot_image(size)
+
+    def export_screenshot(self, path, size=None) -> list | None:
+        return self.exports.export_screenshot(path, size)
+
+    def export_bundle(self, folder, views=("lateral", "medial")) -> list | None:
+        return self.exports.export_bundle(folder, views)
+
+    def save_session(self) -> None:
+        self.session.save()
+
+    def restore_session(self, data: str | None = None) -> None:
+        self.session.restore(data)
+
+    def window_image(self):
+        return self.session.window_image(self.screenshot_image)
+
+    def busy(self) -> bool:
+        """True while anything is loading or running in the background."""
+        return bool(self.pool.active)
 
     # ------------------------------------------------------------------ chrome
     def _build_status_bar(self) -> None:
@@ -168,7 +245,7 @@ class MainWindow(CardActions, RoutingActions, ExportActions, SessionState, QMain
             return device
 
         worker = Worker(warm_up)
-        worker.signals.result.connect(self._device_found)  # bound methods: see window_card
+        worker.signals.result.connect(self._device_found)  # bound methods: see app.controllers.card
         worker.signals.error.connect(self._device_failed)
         self.pool.start(worker)
 
@@ -183,15 +260,15 @@ class MainWindow(CardActions, RoutingActions, ExportActions, SessionState, QMain
         file_menu = menu.addMenu("&File")
         self._action(file_menu, "Open dataset folder…", self.dataset_panel._choose_folder, "Ctrl+O")
         self._action(file_menu, "Open dataset file…", self.dataset_panel._choose_file)
-        self._action(file_menu, "Open results folder…", self._ask_results_folder, "Ctrl+R")
+        self._action(file_menu, "Open results folder…", self.exports.ask_results_folder, "Ctrl+R")
         self._action(file_menu, "Open demo dataset", self.open_demo)
         file_menu.addSeparator()
         export = file_menu.addMenu("Export")
-        self._action(export, "Brain screenshot (PNG)…", self._ask_screenshot)
-        self._action(export, "Figure bundle…", self._ask_bundle, "Ctrl+E")
-        self._action(export, "Current map (NIfTI/GIfTI)…", self._ask_map_export)
-        self._action(export, "Current table (CSV)…", lambda: self._ask_table_export(None))
-        self._action(export, "Current plot (PNG/SVG/PDF)…", lambda: self._ask_figure_export(None))
+        self._action(export, "Brain screenshot (PNG)…", self.exports.ask_screenshot)
+        self._action(export, "Figure bundle…", self.exports.ask_bundle, "Ctrl+E")
+        self._action(export, "Current map (NIfTI/GIfTI)…", self.exports.ask_map_export)
+        self._action(export, "Current table (CSV)…", lambda: self.exports.ask_table_export(None))
+        self._action(export, "Current plot (PNG/SVG/PDF)…", lambda: self.exports.ask_figure_export(None))
         file_menu.addSeparator()
         self._action(file_menu, "Quit", self.close, "Ctrl+Q")
         view = menu.addMenu("&View")
@@ -236,167 +313,16 @@ class MainWindow(CardActions, RoutingActions, ExportActions, SessionState, QMain
         self.error_box.setText(text)
         self.error_box.show()
 
-    # ------------------------------------------------------------------ dataset
-    def open_demo(self) -> None:
-        """Open the demo dataset, generating it on a worker thread the first time."""
-        from core.demo.cache import default_demo_path, ensure_demo
+    # ------------------------------------------------------------------ runs
+    def _run_started(self, name: str) -> None:
+        self.analysis_panel.set_running(True)
+        self.status_cancel.setEnabled(True)
 
-        if (default_demo_path() / "dataset.json").is_file():
-            self.open_dataset(str(default_demo_path()))
-            return
-        note = "Generating the demo dataset (first start only, about 20-60 s)…"
-        self.log(note)
-        self.status_dataset.setText(note)
-        self.cortex.hover.setText(note)
-        self.analysis_panel.show_progress(0.0, note)
-        projections, mesh_name = self.cortex.projections, self.cortex.mesh.name
+    def _run_finished(self) -> None:
+        self.analysis_panel.set_running(False)
+        self.status_cancel.setEnabled(False)
 
-        def prepare(progress, cancel):
-            from core.data.readers import open_dataset
-
-            path = ensure_demo(progress=progress)
-            dataset = open_dataset(path)
-            if dataset.participants:  # the volume-to-surface mapping, built here, off the UI thread
-                projections.get(dataset.participant(dataset.participants[0]).geometry, mesh_name)
-            return path
-
-        self._start(Worker(prepare), on_result=self._demo_ready)
-
-    def _demo_ready(self, path) -> None:
-        self.cortex.hover.setText(" ")
-        self.open_dataset(str(path))
-
-    def open_dataset(self, path: str) -> bool:
-        """Open a dataset (any supported format); errors go to the dialog. Returns success."""
-        from core.data.readers import open_dataset
-
-        try:
-            dataset = open_dataset(Path(path))
-            info = dataset.describe()
-        except StudioError as exc:
-            self.show_error(str(exc))
-            return False
-        except Exception as exc:  # noqa: BLE001 - a reader bug must not take the app down
-            self.show_error(f"cannot open {path}: {type(exc).__name__}: {exc}")
-            return False
-        self.dataset, self.dataset_path = dataset, Path(path)
-        self._participants.clear()
-        self.dataset_panel.show_dataset(info)
-        self.analysis_panel.set_dataset_info(info)
-        self.status_dataset.setText(f"{info['name']} · {len(info['participants'])} participants · {path}")
-        self._remember_recent(str(path))
-        self.log(f"opened {path} ({info['reader']} reader)")
-        self._pids = [str(p["participant"]) for p in info["participants"]]
-        if self._pids:
-            self.set_participant(self._pids[0])
-        return True
-
-    def participant(self, pid: str | None = None):
-        """The loaded ParticipantData for ``pid`` (default: the one chosen in the dataset panel)."""
-        if self.dataset is None:
-            return None
-        pid = pid or self.dataset_panel.participant.currentText()
-        if pid not in self._participants:
-            self._participants[pid] = self.dataset.participant(pid)
-        return self._participants[pid]
-
-    def set_participant(self, pid: str) -> None:
-        try:
-            data = self.participant(pid)
-        except StudioError as exc:
-            self.show_error(str(exc))
-            return
-        self.cortex.reference_geometry = data.geometry
-        if data.language is not None:
-            self.cortex.add_map(
-                VoxelMap(
-                    f"language_{pid}",
-                    data.language,
-                    data.geometry,
-                    units="language response",
-                    two_sided=True,
-                    meta={"participant": pid, "stat": "language"},
-                ),
-                show=self.cortex.current_map is None or self.cortex.current_map.startswith("language_"),
-            )
-
-    def _remember_recent(self, path: str) -> None:
-        recent = [p for p in self._recent() if p != path]
-        recent.insert(0, path)
-        self.settings.setValue("recent", json.dumps(recent[:MAX_RECENT]))
-        self.settings.setValue("last_dataset", path)
-        self.dataset_panel.set_recent(recent)
-
-    def _recent(self) -> list[str]:
-        try:
-            return list(json.loads(self.settings.value("recent", "[]") or "[]"))
-        except (TypeError, ValueError):
-            return []
-
-    # ------------------------------------------------------------------ analyses
-    def run_plugin(self, name: str, params: dict, device: str = "auto") -> Worker | None:
-        """Run plugin ``name`` on the open dataset in the background; returns the worker."""
-        from app.plugins.runner import run_analysis
-
-        if self.worker is not None:
-            self.show_error("an analysis is already running; cancel it first")
-            return None
-        try:
-            cls = self.registry.load(name)
-            cls.resolve_params(params)
-            if self.dataset_path is None and "dataset" in cls.inputs:
-                raise StudioError(f"{cls.title} needs a dataset: open one first")
-        except StudioError as exc:
-            self.show_error(str(exc))
-            return None
-        out_dir = self.results_root / f"{name}-{datetime.now():%Y%m%d-%H%M%S-%f}"
-        self.last_run_dir = out_dir
-        prior = dict(self.last_results)  # the latest results folder of every analysis run or opened
-        projections, mesh_name = self.cortex.projections, self.cortex.mesh.name
-
-        def task(progress, cancel):
-            record = run_analysis(
-                cls,
-                self.dataset_path,
-                params,
-                out_dir,
-                device=device,
-                prior=prior,
-                progress=progress,
-                cancel=cancel,
-            )
-            for out in record.outputs:  # volume-to-surface mappings are built here, off the UI thread
-                if isinstance(out, VoxelMap):
-                    projections.get(out.geometry, mesh_name)
-            return record
-
-        worker = Worker(task)
-        self.log(f"running {name} → {out_dir}")
-        self._progress(0.0, f"{cls.title}: starting…")
-        self._run_started = time.perf_counter()
-        self._running = (name, out_dir)
-        return self._start(worker, on_result=self._run_result, track=True)
-
-    def _run_result(self, record) -> None:
-        name, out_dir = self._running
-        self._run_done(name, out_dir, record)
-
-    def _start(self, worker: Worker, on_result, track: bool = False) -> Worker:
-        worker.signals.progress.connect(self._progress)
-        worker.signals.result.connect(on_result)
-        worker.signals.error.connect(self.show_error)
-        worker.signals.cancelled.connect(self._cancelled)
-        if track:
-            self.worker = worker
-            self.analysis_panel.set_running(True)
-            self.status_cancel.setEnabled(True)
-            worker.signals.finished.connect(self._run_finished)
-        return self.pool.start(worker)
-
-    def _cancelled(self) -> None:
-        self.log("cancelled; nothing was written")
-
-    def _progress(self, fraction: float, message: str) -> None:
+    def show_progress(self, fraction: float, message: str) -> None:
         """Show progress with ONE deferred repaint: QProgressBar.setValue repaints synchronously, and
         each repaint of a window holding the OpenGL viewer costs 15-30 ms under software GL."""
         bars = (self.analysis_panel.progress, self.status_progress)
@@ -409,38 +335,6 @@ class MainWindow(CardActions, RoutingActions, ExportActions, SessionState, QMain
             for bar in bars:
                 bar.setUpdatesEnabled(True)  # schedules one update(), coalesced with the label's
         self.statusBar().showMessage(message, 3000)
-
-    def _run_finished(self) -> None:
-        if self._route_queue:  # results are still being routed: finish after the last one
-            self._finish_pending = True
-            return
-        self._finish_pending = False
-        self.worker = None
-        self.analysis_panel.set_running(False)
-        self.status_cancel.setEnabled(False)
-
-    def cancel(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
-            self.log("cancelling…")
-
-    def open_results(self, folder: str) -> bool:
-        """Show the outputs of an earlier run (NIfTI maps, CSV tables, NPY RDMs) again."""
-        from core.export.readers import read_results_folder
-
-        try:
-            outputs, provenance = read_results_folder(folder)
-        except StudioError as exc:
-            self.show_error(str(exc))
-            return False
-        self.route(outputs, provenance)
-        if str(folder) not in self.result_folders:
-            self.result_folders.append(str(folder))
-        analysis = provenance.get("analysis")
-        if analysis:
-            self.last_results[analysis] = Path(folder)
-        self.log(f"opened results {folder}: {len(outputs)} outputs")
-        return True
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
         self.save_session()
@@ -476,8 +370,8 @@ def run_app(
     if screenshot:
 
         def take() -> None:
-            if window.dataset is None and not window.errors and window.pool.active:
-                QTimer.singleShot(200, take)  # the demo is still being generated
+            if not window.errors and window.busy():
+                QTimer.singleShot(200, take)  # the demo, a participant or results are still loading
                 return
             window.window_image().save(str(screenshot))
             print(f"screenshot written to {screenshot}")

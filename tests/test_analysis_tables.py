@@ -96,3 +96,18 @@ def test_union_events_and_reported_layers():
     assert reported_layers(scores, "m", "text", "mean", selected_only=True) == [4]
     assert reported_layers(scores, "m", "text", "mean", selected_only=False) == [2, 4]
     assert reported_layers(scores, "m", "text+image", "mean", selected_only=False) == []
+
+
+def test_raw_area_c_of_run_reuses_the_consistency_table_only_when_it_fits(tmp_path):
+    from core.analyses.wholebrain import raw_area_c_of_run
+
+    pd.DataFrame({"area": ["L_V1", "L_V2", "R_V1"], "C_area": [0.1, np.nan, 0.3], "n": 1}).to_csv(
+        tmp_path / "consistency_areas.csv", index=False)
+    voxels = pd.DataFrame({"participant": ["S1", "S2", "S2"]})
+    one_paradigm = SimpleNamespace(paradigms=("sentences",))
+    table, source = raw_area_c_of_run(tmp_path, voxels, one_paradigm, ["S1", "S2"], atlas=None,
+                                      areas={"L_V1", "R_V1"})
+    assert source == "consistency_areas.csv" and table["area"].tolist() == ["L_V1", "L_V2", "R_V1"]
+    np.testing.assert_array_equal(table["C_area"].to_numpy(), [0.1, np.nan, 0.3])
+    for pids, areas in ((["S1"], {"L_V1"}), (["S1", "S2"], {"L_V1", "L_V9"})):  # other people / areas
+        assert raw_area_c_of_run(tmp_path, voxels, one_paradigm, pids, atlas=None, areas=areas) == (None, "")

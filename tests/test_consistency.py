@@ -329,6 +329,7 @@ def test_ctrl_c_during_the_numba_kernel_waits_for_it(monkeypatch):
 
     import core.analyses.consistency._numba as kernels
     from core.analyses.consistency.kernels import counts_and_max
+    from core.backend import get_backend
 
     finished = []
     real = kernels.perm_counts_max
@@ -347,7 +348,7 @@ def test_ctrl_c_during_the_numba_kernel_waits_for_it(monkeypatch):
     original = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
     try:
         with pytest.raises(KeyboardInterrupt):
-            counts_and_max(z, rel, np.ones(7, bool), "numba")
+            counts_and_max(z, rel, np.ones(7, bool), get_backend("numba"))
         assert finished == [True]
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:

@@ -38,8 +38,23 @@ def window(qapp, mni_data, tmp_path_factory):
     win.resize(1400, 900)
     win.show()
     assert win.open_dataset(str(mni_data))
+    _wait_idle(win)  # the participant's data loads on a worker
     yield win
     win.close()
+
+
+def _wait_idle(win, timeout_s: float = 30.0) -> None:
+    """Process events until nothing loads or runs in the background (no qtbot in module fixtures)."""
+    import time
+
+    from PySide6.QtWidgets import QApplication
+
+    deadline = time.monotonic() + timeout_s
+    while win.busy() and time.monotonic() < deadline:
+        QApplication.processEvents()
+        win.pool.pool.waitForDone(20)
+    QApplication.processEvents()
+    assert not win.busy()
 
 
 def _run(qtbot, win, **params):
@@ -268,6 +283,8 @@ def test_session_restore(qtbot, window, mni_data, tmp_path):
     qtbot.addWidget(win2)
     try:
         win2.restore_session()
+        assert win2.busy()  # participant data and result folders load on workers, not on the UI thread
+        qtbot.waitUntil(lambda: not win2.busy(), timeout=30000)
         assert str(win2.dataset_path) == str(mni_data)
         assert win2.analysis_panel.form.values()["steps"] == 9
         assert win2.analysis_panel.form.values()["mode"] == "max"
@@ -325,7 +342,7 @@ def test_colour_bar_has_its_own_strip(qtbot, window):
 def test_progress_and_incremental_routing(qtbot, window):
     from core.outputs import Table, VoxelMap
 
-    window._progress(0.5, "half way")
+    window.show_progress(0.5, "half way")
     assert window.analysis_panel.progress.value() == 500 and window.status_progress.value() == 500
     assert window.analysis_panel.message.text() == "half way"
     assert window.analysis_panel.progress.updatesEnabled()

@@ -234,7 +234,7 @@ def test_first_start_generates_the_demo_with_progress_then_shows_the_brain(qtbot
         qtbot.waitUntil(lambda: win.analysis_panel.progress.value() == 250, timeout=5000)
         assert win.analysis_panel.message.text() == "responses 1/4"
         gate.set()
-        qtbot.waitUntil(lambda: win.dataset is not None, timeout=30000)
+        qtbot.waitUntil(lambda: win.dataset is not None and not win.busy(), timeout=30000)
         assert str(win.dataset_path) == str(demo) and win.cortex.current_map == "language_T1"
         colours = win.cortex.scene.vertex_colors("left")
         base = np.clip(win.cortex.scene.states["left"].base * 255 + 0.5, 0, 255).astype(np.uint8)

@@ -99,3 +99,40 @@ def test_bad_folders_name_the_file(tmp_path):
     (tmp_path / "out" / "provenance.json").write_text("{not json")
     with pytest.raises(DataError, match="provenance.json.*unreadable provenance"):
         read_results_folder(tmp_path / "out")
+
+
+def _same(back, original, folder):
+    """Exact equality of a read-back output and the one written, per kind."""
+    assert type(back) is type(original) and back.name == original.name
+    assert back.description == original.description
+    if isinstance(original, VoxelMap):
+        assert np.array_equal(back.geometry.mask, original.geometry.mask)
+        np.testing.assert_array_equal(back.geometry.affine, original.geometry.affine)
+        assert back.values.dtype == original.values.dtype and np.array_equal(back.values, original.values)
+        assert back.units == original.units and back.two_sided == original.two_sided
+    elif isinstance(original, RDM):
+        assert back.labels == list(original.labels) and back.meta == original.meta
+        assert back.matrix.dtype == original.matrix.dtype and np.array_equal(back.matrix, original.matrix)
+    elif isinstance(original, LayerCurve):
+        assert back.ylabel == original.ylabel and np.array_equal(back.layers, original.layers)
+        assert list(back.series) == list(original.series) and list(back.errors) == list(original.errors)
+        for label, values in original.series.items():
+            np.testing.assert_array_equal(back.series[label], values)
+        for label, values in original.errors.items():
+            np.testing.assert_array_equal(back.errors[label], values)
+    elif isinstance(original, Table):  # AreaTable too: same columns, dtypes and values
+        pd.testing.assert_frame_equal(back.frame, original.frame, check_exact=True)
+    elif isinstance(original, Figure):
+        from matplotlib.image import imread
+
+        shown = np.asarray(back.figure.axes[0].images[0].get_array())
+        assert np.array_equal(shown, imread(folder / f"{original.name}.png"))
+
+
+@pytest.mark.parametrize("kind", ["VoxelMap", "Table", "AreaTable", "RDM", "LayerCurve", "Figure"])
+def test_each_kind_round_trips_exactly(tmp_path, kind):
+    original = next(o for o in _outputs() if type(o).__name__ == kind)
+    _write(tmp_path / "out", [original])
+    outputs, provenance = read_results_folder(tmp_path / "out")
+    assert len(outputs) == 1 and provenance["outputs"][original.name]["kind"] == kind
+    _same(outputs[0], original, tmp_path / "out")

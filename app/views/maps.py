@@ -9,7 +9,6 @@ import threading
 import numpy as np
 
 from core.data.geometry import VoxelGeometry
-from core.export.readers import map_from_volume, read_map, read_results_folder  # noqa: F401  (re-export)
 from core.outputs import VoxelMap
 
 

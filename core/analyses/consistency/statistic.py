@@ -26,7 +26,7 @@ from core.analyses.consistency.kernels import (
     counts_and_max,
     permuted_sums,
 )
-from core.backend import chunk_size, select_backend
+from core.backend import chunk_size, get_backend
 from core.errors import ParameterError
 from core.progress import CancelToken, ProgressFn, check_cancel, no_progress
 from core.stats.permutation import exceedance_counts, make_permutations, p_from_counts, relative_permutations
@@ -169,7 +169,8 @@ def permutation_tests(
     load : ``(start, stop) -> n_sets arrays (P, n, stop - start)`` of concept means.
     The same permutation table (``seed``) serves every set. See :func:`permutation_test`.
     """
-    backend = select_backend(backend, device)
+    xp = get_backend(backend, device)
+    backend = xp.name
     step = chunk_voxels or MAX_CHUNK_VOXELS
     counts = np.zeros((n_sets, n_voxels), dtype=np.int64)
     c_all = np.full((n_sets, n_voxels), np.nan, dtype=np.float32)
@@ -187,7 +188,7 @@ def permutation_tests(
             if rel is None:
                 n_par, n = z.shape[:2]
                 rel = relative_permutations(make_permutations(n, n_par, n_permutations, seed))
-            _s_obs, chunk_counts, chunk_best = counts_and_max(z, rel, valid, backend, device)
+            _s_obs, chunk_counts, chunk_best = counts_and_max(z, rel, valid, xp)
             counts[i, start:stop] = chunk_counts
             c_all[i, start:stop] = c
             np.maximum(best[i], chunk_best, out=best[i])
@@ -217,10 +218,10 @@ def voxel_null(
     x = np.asarray(profiles, dtype=np.float64)
     single = x.ndim == 2
     x = x[:, :, None] if single else x
-    backend = select_backend(backend, "cpu")
+    xp = get_backend(backend, "cpu")
     z, valid, _c = zscore_profiles(x)
     rel = relative_permutations(make_permutations(z.shape[1], z.shape[0], n_permutations, seed))
-    null = consistency_from_sums(permuted_sums(z, rel, backend), z.shape[1], z.shape[0])
+    null = consistency_from_sums(permuted_sums(z, rel, xp), z.shape[1], z.shape[0])
     null[:, ~valid] = np.nan
     return null[:, 0] if single else null
 

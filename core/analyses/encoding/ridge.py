@@ -52,6 +52,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.analyses.encoding.scores import fold_mean, pearson_columns
+from core.backend import ArrayNamespace
 from core.errors import ParameterError
 from core.progress import CancelToken, ProgressFn, check_cancel, no_progress
 
@@ -115,58 +116,13 @@ def decompose(X: np.ndarray) -> Decomposition:
     return Decomposition(x_mean, Xc, U, lam, complement)
 
 
-class _Ops:
-    """The few array operations the kernel needs, on numpy or torch (any device)."""
-
-    def __init__(self, backend: str, device: str, dtype: str):
-        if dtype not in ("float32", "float64"):
-            raise ParameterError(f"dtype must be float32 or float64, got {dtype!r}")
-        self.np_dtype = np.dtype(dtype)
-        self._buffer = None
-        self.torch = backend == "torch"
-        self.fused = False  # numba kernel for the LOO scoring (numpy backend, when numba is installed)
-        if backend == "numpy":
-            from core.backend import has_numba
-
-            self.fused = has_numba()
-        if self.torch:
-            import torch
-
-            self._t = torch
-            self.device = torch.device(device)
-            self.dtype = getattr(torch, dtype)
-        elif backend != "numpy":
-            raise ParameterError(f"backend must be numpy or torch, got {backend!r}")
-
-    def put(self, a: np.ndarray):
-        a = np.ascontiguousarray(a, dtype=self.np_dtype)
-        return self._t.from_numpy(a).to(self.device) if self.torch else a
-
-    def get(self, a) -> np.ndarray:
-        return a.cpu().numpy() if self.torch else a
-
-    def matmul(self, a, b):
-        """``a @ b`` into a reused buffer (avoids page-faulting a fresh large array per chunk)."""
-        shape = (a.shape[0], b.shape[1])
-        size = shape[0] * shape[1]
-        if self._buffer is None or self._buffer.shape[0] < size:
-            self._buffer = self.empty((size,))
-        out = self._buffer[:size].reshape(shape)
-        if self.torch:
-            return self._t.matmul(a, b, out=out)
-        return np.matmul(a, b, out=out)
-
-    def square_(self, a):
-        return a.square_() if self.torch else np.square(a, out=a)
-
-    def empty(self, shape):
-        if self.torch:
-            return self._t.empty(shape, dtype=self.dtype, device=self.device)
-        return np.empty(shape, dtype=self.np_dtype)
-
-
-def _default_backend(device: str) -> str:
-    return "numpy" if device == "cpu" else "torch"
+def _namespace(backend: str | None, device: str, dtype: str) -> ArrayNamespace:
+    """The array namespace of a ridge run: numpy on the CPU (with the numba LOO kernel when installed),
+    torch elsewhere; ``backend`` may force ``numpy`` or ``torch``."""
+    name = backend or ("numpy" if device == "cpu" else "torch")
+    if name not in ("numpy", "torch"):
+        raise ParameterError(f"backend must be numpy or torch, got {name!r}")
+    return ArrayNamespace(name, device, dtype)
 
 
 @dataclass
@@ -184,14 +140,14 @@ class _Prepared:
     G: np.ndarray  # (r, A) float64: 1 / (lam + alpha), 0 for constant-fit alphas (refit)
 
 
-def _prepare(dec: Decomposition, alphas: np.ndarray, ops: _Ops) -> _Prepared:
+def _prepare(dec: Decomposition, alphas: np.ndarray, xp: ArrayNamespace) -> _Prepared:
     lam = dec.lam
     shrink = alphas[:, None] / (lam[None, :] + alphas[:, None])  # (A, r) float64
     if dec.complement is None and lam.size:
         shrink = shrink / shrink.max(axis=1, keepdims=True)  # LOO residual is scale-free here
     else:  # next to the complement's residual, factors below eps/100 change nothing at working precision
-        shrink[shrink < np.finfo(ops.np_dtype).eps / 100] = 0.0
-    work = shrink.astype(ops.np_dtype)
+        shrink[shrink < np.finfo(xp.np_dtype).eps / 100] = 0.0
+    work = shrink.astype(xp.np_dtype)
     _, first, inverse = np.unique(work, axis=0, return_index=True, return_inverse=True)
     order = np.argsort(first)  # unique rows in grid order
     rank = np.empty_like(order)
@@ -215,9 +171,9 @@ def _prepare(dec: Decomposition, alphas: np.ndarray, ops: _Ops) -> _Prepared:
         alphas=alphas,
         inverse=inverse,
         constant=constant,
-        M=ops.put(M.reshape(n_u * dec.n, -1)),
-        inv_d=ops.put(inv_d[:, :, None]) if dec.complement is not None else None,
-        Ut=ops.put(U.T),
+        M=xp.asarray(M.reshape(n_u * dec.n, -1)),
+        inv_d=xp.asarray(inv_d[:, :, None]) if dec.complement is not None else None,
+        Ut=xp.asarray(U.T),
         n_unique=n_u,
         G=G,
     )
@@ -233,17 +189,18 @@ def _project(prep: _Prepared, Yc):
     return prep.Ut @ Yc
 
 
-def _loo_gemms(prep: _Prepared, Yc, ops: _Ops):
+def _loo_gemms(prep: _Prepared, Yc, xp: ArrayNamespace):
     """The chunk's GEMMs: ``Z = U' Yc`` (r, Tc) and the LOO numerators without the complement term,
     ``N = M Z`` (A_u n, Tc); with a complement the term to add is ``inv_d * Yc``."""
     Z = _project(prep, Yc)
-    return Z, ops.matmul(prep.M, Z)  # the one large GEMM
+    out = xp.workspace((prep.M.shape[0], Z.shape[1]))  # reused across chunks
+    return Z, xp.matmul(prep.M, Z, out=out)  # the one large GEMM
 
 
-def _loo_scores(prep: _Prepared, N, Yc, ops: _Ops) -> np.ndarray:
+def _loo_scores(prep: _Prepared, N, Yc, xp: ArrayNamespace) -> np.ndarray:
     """LOO mean squared errors float64 (A, Tc) from :func:`_loo_gemms`' output (N is overwritten)."""
     n = prep.dec.n
-    if ops.fused:
+    if xp.compiled:
         from core.analyses.encoding._numba import loo_square_sums
 
         sums = np.empty((prep.n_unique, N.shape[1]), np.float64)
@@ -256,15 +213,15 @@ def _loo_scores(prep: _Prepared, N, Yc, ops: _Ops) -> np.ndarray:
     N = N.reshape(prep.n_unique, n, -1)
     if prep.inv_d is not None:
         N += prep.inv_d * Yc[None]
-    ops.square_(N)
-    mse = ops.get(N.sum(1)) / n  # (A_u, Tc)
+    xp.square_(N)
+    mse = xp.to_numpy(N.sum(1)) / n  # (A_u, Tc)
     return mse.astype(np.float64)[prep.inverse]
 
 
-def _loo_chunk(prep: _Prepared, Yc, ops: _Ops):
+def _loo_chunk(prep: _Prepared, Yc, xp: ArrayNamespace):
     """LOO mean squared errors (A, Tc) as numpy, and Z = U' Yc (r, Tc) on the device."""
-    Z, N = _loo_gemms(prep, Yc, ops)
-    return _loo_scores(prep, N, Yc, ops), Z
+    Z, N = _loo_gemms(prep, Yc, xp)
+    return _loo_scores(prep, N, Yc, xp), Z
 
 
 def _select(mse: np.ndarray) -> np.ndarray:
@@ -272,14 +229,14 @@ def _select(mse: np.ndarray) -> np.ndarray:
     return np.argmin(mse, axis=0)
 
 
-def _fit_weights(prep: _Prepared, best: np.ndarray, Z, ops: _Ops, LU) -> np.ndarray:
+def _fit_weights(prep: _Prepared, best: np.ndarray, Z, xp: ArrayNamespace, LU) -> np.ndarray:
     """``left @ U diag(1/(lam + alpha_t)) Z_t`` for every target t at once -> numpy (m, Tc).
 
-    ``LU`` = ``ops.put(left @ U)`` (m, r), computed once per training set. Targets whose chosen alpha
+    ``LU`` = ``xp.asarray(left @ U)`` (m, r), computed once per training set. Targets whose chosen alpha
     gives the training mean (``constant``) get 0.
     """
-    W = ops.put(prep.G[:, best]) * Z
-    return ops.get((W.T @ LU.T).T)  # this orientation is 2-4x faster in OpenBLAS for small m
+    W = xp.asarray(prep.G[:, best]) * Z
+    return xp.to_numpy((W.T @ LU.T).T)  # this orientation is 2-4x faster in OpenBLAS for small m
 
 
 @dataclass
@@ -331,7 +288,7 @@ def ridge_cv_scores(
     alphas = np.asarray(alphas, dtype=np.float64).reshape(-1)
     if not alphas.size or np.any(alphas <= 0):
         raise ParameterError("alphas must be positive")
-    ops = _Ops(backend or _default_backend(device), device, dtype)
+    xp = _namespace(backend, device, dtype)
     n_folds, T = len(folds), Y.shape[1]
     r = np.full((n_folds, T), np.nan)
     alpha_out = np.full((n_folds, T), np.nan)
@@ -340,20 +297,20 @@ def ridge_cv_scores(
     for f, (train, test) in enumerate(folds):
         check_cancel(cancel)
         dec = decompose(X[train])
-        prep = _prepare(dec, alphas, ops)
-        LU = ops.put(((np.asarray(X[test], np.float64) - dec.x_mean) @ dec.Xc.T) @ dec.U)  # (n_te, r)
-        chunk = _chunk_size(prep.n_unique, dec.n, ops.np_dtype.itemsize, max_chunk_bytes, T)
+        prep = _prepare(dec, alphas, xp)
+        LU = xp.asarray(((np.asarray(X[test], np.float64) - dec.x_mean) @ dec.Xc.T) @ dec.U)  # (n_te, r)
+        chunk = _chunk_size(prep.n_unique, dec.n, xp.np_dtype.itemsize, max_chunk_bytes, T)
         for start in range(0, T, chunk):
             check_cancel(cancel)
             cols = slice(start, min(T, start + chunk))
             Ytr = np.asarray(Y[train, cols], dtype=np.float64)
             y_mean = Ytr.mean(axis=0)
-            Yc = ops.put(Ytr - y_mean)
-            mse, Z = _loo_chunk(prep, Yc, ops)
+            Yc = xp.asarray(Ytr - y_mean)
+            mse, Z = _loo_chunk(prep, Yc, xp)
             best = _select(mse)
             alpha_out[f, cols] = alphas[best]
             loo[f, cols] = mse[best, np.arange(best.size)]
-            pred = _fit_weights(prep, best, Z, ops, LU)
+            pred = _fit_weights(prep, best, Z, xp, LU)
             score = pearson_columns(pred, Y[test, cols])
             score[prep.constant[best]] = np.nan
             r[f, cols] = score
@@ -387,25 +344,25 @@ class RidgeLOO:
         Y = np.asarray(Y, dtype=np.float64)
         Y2 = Y[:, None] if Y.ndim == 1 else Y
         alphas = np.asarray(self.alphas, dtype=np.float64).reshape(-1)
-        ops = _Ops(self.backend or _default_backend(self.device), self.device, self.dtype)
+        xp = _namespace(self.backend, self.device, self.dtype)
         dec = decompose(X)
-        prep = _prepare(dec, alphas, ops)
+        prep = _prepare(dec, alphas, xp)
         T = Y2.shape[1]
         y_mean = Y2.mean(axis=0)
-        chunk = _chunk_size(prep.n_unique, dec.n, ops.np_dtype.itemsize, self.max_chunk_bytes, T)
-        LU = ops.put(dec.Xc.T @ dec.U)
+        chunk = _chunk_size(prep.n_unique, dec.n, xp.np_dtype.itemsize, self.max_chunk_bytes, T)
+        LU = xp.asarray(dec.Xc.T @ dec.U)
         coef = np.zeros((dec.Xc.shape[1], T))
         self.alpha_ = np.empty(T)
         self.best_score_ = np.empty(T)
         self.constant_ = np.empty(T, bool)
         for start in range(0, T, chunk):
             cols = slice(start, min(T, start + chunk))
-            mse, Z = _loo_chunk(prep, ops.put(Y2[:, cols] - y_mean[cols]), ops)
+            mse, Z = _loo_chunk(prep, xp.asarray(Y2[:, cols] - y_mean[cols]), xp)
             best = _select(mse)
             self.alpha_[cols] = alphas[best]
             self.best_score_[cols] = -mse[best, np.arange(best.size)]
             self.constant_[cols] = prep.constant[best]
-            coef[:, cols] = _fit_weights(prep, best, Z, ops, LU)
+            coef[:, cols] = _fit_weights(prep, best, Z, xp, LU)
         self.coef_ = coef.T
         self.intercept_ = y_mean - dec.x_mean @ coef
         if Y.ndim == 1:

@@ -10,10 +10,10 @@ once, :func:`core.analyses.rsa.rdm.unit_scores`) and permutations ``pi_q`` (P, n
     gathered copy (10,000 permutations of a 180 x 180 RDM: ~0.2 s on 2 cores). More models: a
     compiled gather of the relabelled brain scores (float32, ~64 MB blocks) and one BLAS product per
     block with all K models, as the ``product`` scheme does.
-``numpy``
-    The same gather by fancy indexing (no numba), then BLAS.
-``torch``
-    The same gather and product on a GPU (or CPU torch), float32, in blocks of about 512 MB.
+``numpy`` and ``torch``
+    One code path on the array namespace (:class:`core.backend.ArrayNamespace`): the same gather by
+    fancy indexing, then one product per block (numpy: BLAS on the CPU; torch: any device, blocks of
+    about 512 MB on a GPU), float32.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import functools
 import numpy as np
 
 from core.analyses.rsa.rdm import square
-from core.backend import to_numpy
+from core.backend import ArrayNamespace
 from core.progress import CancelToken, ProgressFn, check_cancel
 
 FUSED_MAX_MODELS = 4  # beyond this, gather + one BLAS product per block is faster
@@ -66,7 +66,7 @@ def gather_numpy(a_sq: np.ndarray, perms: np.ndarray, iu: np.ndarray, ju: np.nda
     return np.stack([sq.ravel()[flat] for sq in a_sq])
 
 
-def independent_null(a: np.ndarray, b: np.ndarray, perms: np.ndarray, backend: str, device: str,
+def independent_null(a: np.ndarray, b: np.ndarray, perms: np.ndarray, xp: ArrayNamespace,
                      progress: ProgressFn, cancel: CancelToken | None) -> np.ndarray:
     """Null statistics for independent permutations.
 
@@ -74,7 +74,8 @@ def independent_null(a: np.ndarray, b: np.ndarray, perms: np.ndarray, backend: s
     ----------
     a : float64 (R, M) brain unit scores; b : float64 (K, M) model unit scores.
     perms : int (P, n) relabelings (row = new order of the concepts).
-    backend : ``numba``, ``numpy`` or ``torch`` (:func:`core.backend.select_backend`); device : its device.
+    xp : the array namespace (:func:`core.backend.get_backend`): ``numba`` runs the compiled gathers,
+        ``numpy`` and ``torch`` (any device) one gather and one product per block of permutations.
 
     Returns
     -------
@@ -82,13 +83,34 @@ def independent_null(a: np.ndarray, b: np.ndarray, perms: np.ndarray, backend: s
     """
     perms = np.ascontiguousarray(perms, dtype=np.int32)
     r, k, big_n = a.shape[0], b.shape[0], perms.shape[0]
-    if backend == "torch":
-        return _torch_null(a, b, perms, device, progress, cancel)
     out = np.empty((r, big_n, k), dtype=np.float32)
-    if backend == "numba" and k <= FUSED_MAX_MODELS:
-        from core.analyses.rsa._numba import null_dots
-        from core.progress import sigint_deferred
+    if xp.name == "numba":
+        return _compiled_null(a, b, perms, out, progress, cancel)
+    n, m = perms.shape[1], a.shape[1]
+    a_flat = xp.asarray(square_scores(a).reshape(r, n * n))
+    b_t = xp.asarray(np.asarray(b, dtype=np.float32).T)  # (M, K)
+    iu, ju = (xp.index_array(x) for x in np.triu_indices(n, k=1))
+    budget = GPU_CHUNK_BYTES if xp.device != "cpu" else CHUNK_BYTES
+    chunk = max(1, budget // (m * (4 * r + 24)))  # float32 gathers + three int64 index temporaries
+    with single_thread_blas(float(r) * k * big_n * m) if not xp.is_torch else contextlib.nullcontext(), \
+            xp.no_grad():
+        for start in range(0, big_n, chunk):
+            check_cancel(cancel)
+            p = xp.index_array(perms[start:start + chunk])
+            flat = p[:, iu] * n + p[:, ju]  # (c, M)
+            block = a_flat[:, flat]  # (R, c, M)
+            out[:, start:start + p.shape[0]] = xp.to_numpy(xp.matmul(block, b_t))
+            progress(min(1.0, (start + chunk) / big_n), "permutations")
+    return out
 
+
+def _compiled_null(a, b, perms, out, progress, cancel) -> np.ndarray:
+    """The numba path: fused gather + dot for a few models, else a compiled gather and a BLAS product."""
+    from core.analyses.rsa._numba import gather_scores, null_dots
+    from core.progress import sigint_deferred
+
+    r, k, big_n = a.shape[0], b.shape[0], perms.shape[0]
+    if k <= FUSED_MAX_MODELS:
         a_sq = square_scores(a, np.float64)
         b64 = np.ascontiguousarray(b, dtype=np.float64)
         for start in range(0, big_n, FUSED_CHUNK):
@@ -104,44 +126,14 @@ def independent_null(a: np.ndarray, b: np.ndarray, perms: np.ndarray, backend: s
     b32 = np.ascontiguousarray(np.asarray(b, dtype=np.float32).T)  # (M, K)
     m = b.shape[1]
     chunk = max(1, CHUNK_BYTES // (4 * m * r))
-    iu, ju = np.triu_indices(a_sq.shape[-1], k=1)
-    buffer = np.empty((r, min(chunk, big_n), m), dtype=np.float32) if backend == "numba" else None
+    buffer = np.empty((r, min(chunk, big_n), m), dtype=np.float32)
     with single_thread_blas(float(r) * k * big_n * m):
         for start in range(0, big_n, chunk):
             check_cancel(cancel)
             block_perms = perms[start:start + chunk]
-            if buffer is not None:
-                from core.analyses.rsa._numba import gather_scores
-                from core.progress import sigint_deferred
-
-                block = buffer[:, :block_perms.shape[0]]
-                with sigint_deferred():
-                    gather_scores(a_sq, block_perms, block)
-            else:
-                block = gather_numpy(a_sq, block_perms, iu, ju)
+            block = buffer[:, :block_perms.shape[0]]
+            with sigint_deferred():
+                gather_scores(a_sq, block_perms, block)
             np.matmul(block, b32, out=out[:, start:start + block_perms.shape[0]])
-            progress(min(1.0, (start + chunk) / big_n), "permutations")
-    return out
-
-
-def _torch_null(a, b, perms, device, progress, cancel) -> np.ndarray:
-    import torch
-
-    n = perms.shape[1]
-    r, m = a.shape
-    big_n = perms.shape[0]
-    a_flat = torch.as_tensor(square_scores(a).reshape(r, n * n), device=device)
-    bt = torch.as_tensor(np.ascontiguousarray(np.asarray(b, dtype=np.float32).T), device=device)  # (M, K)
-    iu, ju = (torch.as_tensor(x, device=device) for x in np.triu_indices(n, k=1))
-    budget = GPU_CHUNK_BYTES if device != "cpu" else CHUNK_BYTES
-    chunk = max(1, budget // (m * (4 * r + 24)))  # float32 gathers + three int64 index temporaries
-    out = np.empty((r, big_n, b.shape[0]), dtype=np.float32)
-    with torch.inference_mode():
-        for start in range(0, big_n, chunk):
-            check_cancel(cancel)
-            p = torch.as_tensor(perms[start:start + chunk], device=device).long()
-            flat = p[:, iu] * n + p[:, ju]  # (c, M)
-            block = a_flat[:, flat]  # (R, c, M)
-            out[:, start:start + p.shape[0]] = to_numpy(block @ bt)
             progress(min(1.0, (start + chunk) / big_n), "permutations")
     return out

@@ -35,7 +35,7 @@ from scipy import stats
 
 from core.analyses.rsa.kernels import gather_numpy, independent_null, single_thread_blas, square_scores
 from core.analyses.rsa.rdm import COMPARISONS, check_choice, kendall_tau_a, n_from_pairs, square, unit_scores
-from core.backend import resolve_device, select_backend
+from core.backend import get_backend
 from core.errors import ParameterError
 from core.names import SCHEMES  # noqa: F401 - re-exported: the implementing module's names
 from core.progress import CancelToken, ProgressFn, check_cancel, no_progress
@@ -132,8 +132,7 @@ def permutation_null(brain: np.ndarray, models: np.ndarray, perms: ConceptPermut
     a = unit_scores(brain, comparison)
     b = unit_scores(models, comparison)
     if perms.right is None:
-        device = resolve_device(device)
-        return independent_null(a, b, perms.left, select_backend(backend, device), device, progress, cancel)
+        return independent_null(a, b, perms.left, get_backend(backend, device), progress, cancel)
     with single_thread_blas(float(brain.shape[0]) * models.shape[0] * perms.n_permutations * brain.shape[1]):
         return _null_product(a.astype(np.float32), b.astype(np.float32), perms, progress, cancel)
 

@@ -1,0 +1,94 @@
+"""The voxel card: a picked vertex fills the card at once (ray cast, voxel, atlas, every loaded result,
+the voxel's concept means); the slower part (the 1000-permutation null of C, ~0.3 s, and the quartile
+cell, which the first pick after quartile results recomputes for the participant) runs on a worker and
+fills the card when it returns. A newer pick supersedes a pending one.
+
+Cross-thread rules (the PySide6 crash "deallocating None" seen when this work first ran on a pool
+thread): the worker's task and payload are kept referenced on the Python side (:attr:`CardController.
+pending`) until their result is delivered; results reach the UI thread only through the worker's queued
+signals, connected to bound methods of this QObject (never lambdas, PYSIDE-3124); the task touches no
+Qt object.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from app.state.model import Selection
+from app.workers import Worker
+from core.errors import StudioError
+from core.inspect.voxel import add_null, add_quartile, collect
+
+
+def complete_card(info, participant, tables, rois: str, progress=None, cancel=None):
+    """The card's slow part, on a worker: the quartile cell and the permutation null (Qt-free)."""
+    try:
+        add_quartile(info, participant, tables, rois)
+    except StudioError as exc:
+        info.quartile_note = str(exc)
+    return add_null(info)
+
+
+class CardController(QObject):
+    """Fills ``window.card`` for picks on ``window.cortex``. Signal ``completed(info)``: the card is full."""
+
+    completed = Signal(object)
+
+    def __init__(self, window, state, pool) -> None:
+        super().__init__()
+        self.window, self.state, self.pool = window, state, pool
+        self.pending: dict[Worker, object] = {}  # worker -> VoxelInfo, alive until delivered
+
+    def on_vertex_picked(self, hemi: str, vertex: int) -> None:
+        w = self.window
+        try:
+            xyz = self.vertex_xyz(hemi, vertex)
+            participant = self.card_participant()
+            info = collect(xyz, list(w.cortex.maps.values()), self.tables(), participant, hemi, vertex,
+                           with_null=False)
+        except StudioError as exc:
+            w.show_error(str(exc))
+            return
+        self.state.select(Selection(hemi, vertex, xyz))
+        w.card.show_info(info)
+        w.docks["card"].raise_()
+        rois = self.state.provenance.get("quartile_cells", {}).get("parameters", {}).get("rois") or "paper"
+        worker = Worker(complete_card, info, participant, self.tables(), rois)
+        worker.nice = 0  # the user waits for it
+        self.pending[worker] = info
+        worker.signals.result.connect(self._delivered)
+        worker.signals.error.connect(w.show_error)
+        worker.signals.finished.connect(self._released)
+        self.pool.start(worker)
+
+    def _delivered(self, info) -> None:
+        if self.window.card.info is info:  # not superseded by a newer pick
+            self.window.card.show_info(info)
+            self.completed.emit(info)
+
+    def _released(self) -> None:
+        sender = self.sender()
+        for worker in [wk for wk in self.pending if wk.signals is sender]:
+            del self.pending[worker]
+
+    def vertex_xyz(self, hemi: str, vertex: int):
+        """MNI mm under a vertex: the centre of its voxel, else its midthickness position."""
+        from core.atlas.meshes import load_mesh
+
+        cortex = self.window.cortex
+        geometry, idx = cortex.voxel_of(hemi, vertex)
+        if geometry is not None and idx >= 0:
+            return geometry.xyz[idx]
+        return load_mesh(cortex.mesh.name, "midthickness").hemis[hemi].vertices[vertex].astype(float)
+
+    def tables(self) -> list:
+        return list(self.window.tables.tables.values())
+
+    def card_participant(self):
+        """The participant of the map shown (else the chosen one)."""
+        cortex = self.window.cortex
+        vmap = cortex.maps.get(cortex.current_map)
+        pid = vmap.meta.get("participant") if vmap is not None else None
+        if self.state.dataset is None:
+            return None
+        return self.state.participant(pid if pid in self.state.participant_ids else None)

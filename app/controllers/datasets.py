@@ -1,0 +1,163 @@
+"""Opening things: datasets (any supported format; the demo is generated on a worker the first time),
+participants (their data loads on a worker, then the language map is shown) and results folders (read
+on a worker, then stored in the state, which shows them)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from app.state.model import LoadedResults
+from app.views.dataset_panel import MAX_RECENT
+from app.workers import Worker
+from core.errors import StudioError
+from core.outputs import VoxelMap
+
+
+def load_participant(dataset, pid: str, progress=None, cancel=None):
+    """A participant's data, on a worker (Qt-free)."""
+    return pid, dataset.participant(pid)
+
+
+def read_results(folder: str, progress=None, cancel=None):
+    """A results folder's typed outputs and provenance, on a worker (Qt-free)."""
+    from core.export.readers import read_results_folder
+
+    return (folder, *read_results_folder(folder))
+
+
+class DatasetController(QObject):
+    """Datasets, participants and results folders for ``window``. Signals ``participantShown(pid)`` (its
+    data loaded and its language map added) and ``resultsOpened(folder)``."""
+
+    participantShown = Signal(str)
+    resultsOpened = Signal(str)
+
+    def __init__(self, window, state, pool, settings) -> None:
+        super().__init__()
+        self.w, self.state, self.pool, self.settings = window, state, pool, settings
+        self.loading: dict[Worker, str] = {}  # workers alive until delivered
+
+    # ------------------------------------------------------------------ datasets
+    def open_demo(self) -> None:
+        """Open the demo dataset, generating it on a worker thread the first time."""
+        from core.demo.cache import default_demo_path, ensure_demo
+
+        if (default_demo_path() / "dataset.json").is_file():
+            self.open_dataset(str(default_demo_path()))
+            return
+        w = self.w
+        note = "Generating the demo dataset (first start only, about 20-60 s)…"
+        w.log(note)
+        w.status_dataset.setText(note)
+        w.cortex.hover.setText(note)
+        w.analysis_panel.show_progress(0.0, note)
+        projections, mesh_name = w.cortex.projections, w.cortex.mesh.name
+
+        def prepare(progress, cancel):
+            from core.data.readers import open_dataset
+
+            path = ensure_demo(progress=progress)
+            dataset = open_dataset(path)
+            if dataset.participants:  # the volume-to-surface mapping, built here, off the UI thread
+                projections.get(dataset.participant(dataset.participants[0]).geometry, mesh_name)
+            return str(path)
+
+        self._start(Worker(prepare), self._demo_ready)
+
+    def _demo_ready(self, path) -> None:
+        self.w.cortex.hover.setText(" ")
+        self.open_dataset(str(path))
+
+    def open_dataset(self, path: str) -> bool:
+        """Open a dataset's description (fast: no responses are read); errors go to the dialog. The first
+        participant's data then loads on a worker. Returns success."""
+        from core.data.readers import open_dataset
+
+        w = self.w
+        try:
+            dataset = open_dataset(Path(path))
+            info = dataset.describe()
+        except StudioError as exc:
+            w.show_error(str(exc))
+            return False
+        except Exception as exc:  # noqa: BLE001 - a reader bug must not take the app down
+            w.show_error(f"cannot open {path}: {type(exc).__name__}: {exc}")
+            return False
+        self.state.set_dataset(dataset, path)
+        w.dataset_panel.show_dataset(info)
+        w.analysis_panel.set_dataset_info(info)
+        w.status_dataset.setText(f"{info['name']} · {len(info['participants'])} participants · {path}")
+        self.remember_recent(str(path))
+        w.log(f"opened {path} ({info['reader']} reader)")
+        if self.state.participant_ids:
+            self.set_participant(self.state.participant_ids[0])
+        return True
+
+    def set_participant(self, pid: str) -> None:
+        """Show participant ``pid``: its data loads on a worker, then its language map is added."""
+        if self.state.dataset is None or not pid:
+            return
+        self.state.set_participant(pid)
+        self._start(Worker(load_participant, self.state.dataset, pid), self._participant_loaded)
+
+    def _participant_loaded(self, loaded) -> None:
+        pid, data = loaded
+        if self.state.dataset is None or pid not in self.state.participant_ids:
+            return  # another dataset was opened meanwhile
+        self.state.store_participant(pid, data)
+        cortex = self.w.cortex
+        cortex.reference_geometry = data.geometry
+        if data.language is not None:
+            cortex.add_map(
+                VoxelMap(f"language_{pid}", data.language, data.geometry, units="language response",
+                         two_sided=True, meta={"participant": pid, "stat": "language"}),
+                show=cortex.current_map is None or cortex.current_map.startswith("language_"),
+            )
+        self.participantShown.emit(pid)
+
+    # ------------------------------------------------------------------ results folders
+    def open_results(self, folder: str) -> None:
+        """Show the outputs of an earlier run (maps, tables, RDMs, layer curves, figures) again; the folder
+        is read on a worker."""
+        self._start(Worker(read_results, str(folder)), self._results_read)
+
+    def _results_read(self, loaded) -> None:
+        folder, outputs, provenance = loaded
+        analysis = str(provenance.get("analysis") or "")
+        self.state.add_results(LoadedResults(analysis, Path(folder), outputs, provenance))
+        self.w.log(f"opened results {folder}: {len(outputs)} outputs")
+        self.resultsOpened.emit(str(folder))
+
+    # ------------------------------------------------------------------ recent datasets
+    def remember_recent(self, path: str) -> None:
+        recent = [p for p in self.recent() if p != path]
+        recent.insert(0, path)
+        self.settings.setValue("recent", json.dumps(recent[:MAX_RECENT]))
+        self.settings.setValue("last_dataset", path)
+        self.w.dataset_panel.set_recent(recent)
+
+    def recent(self) -> list[str]:
+        try:
+            return list(json.loads(self.settings.value("recent", "[]") or "[]"))
+        except (TypeError, ValueError):
+            return []
+
+    def _start(self, worker: Worker, on_result) -> Worker:
+        self.loading[worker] = ""
+        worker.signals.progress.connect(self.w.show_progress)
+        worker.signals.result.connect(on_result)
+        worker.signals.error.connect(self.w.show_error)
+        worker.signals.finished.connect(self._released)
+        return self.pool.start(worker)
+
+    def _released(self) -> None:
+        sender = self.sender()
+        for worker in [wk for wk in self.loading if wk.signals is sender]:
+            del self.loading[worker]
+
+    def busy(self) -> bool:
+        """True while a dataset, participant or results folder is being read."""
+        return bool(self.loading)
