@@ -33,12 +33,14 @@ from app.controllers.exports import ExportController
 from app.controllers.routing import ResultRouter
 from app.controllers.runs import RunController
 from app.controllers.session import SessionController
+from app.controllers.study import StudyController
 from app.state.model import AppState, LoadedResults
 from app.views.analysis_panel import AnalysisPanel
 from app.views.cortex_view import CortexView
 from app.views.dataset_panel import DatasetPanel
 from app.views.plots import PlotsView
 from app.views.rdm_view import RDMView
+from app.views.study_panel import StudyPanel
 from app.views.tables import TablesView
 from app.views.voxel_card import VoxelCard
 from app.workers import Worker, WorkerPool
@@ -84,6 +86,7 @@ class MainWindow(QMainWindow):
         self.tables = TablesView()
         self.plots = PlotsView()
         self.rdms = RDMView()
+        self.study_panel = StudyPanel()
         self.log_view = QPlainTextEdit()
         self.log_view.setReadOnly(True)
         self.tabs = QTabWidget()
@@ -100,12 +103,15 @@ class MainWindow(QMainWindow):
             ("analyses", "Analyses", self.analysis_panel, Qt.LeftDockWidgetArea),
             ("card", "Voxel card", self.card, Qt.RightDockWidgetArea),
             ("results", "Results", self.tabs, Qt.BottomDockWidgetArea),
+            ("study", "Study", self.study_panel, Qt.RightDockWidgetArea),
         ):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock_{key}")
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
             self.docks[key] = dock
+        self.tabifyDockWidget(self.docks["card"], self.docks["study"])
+        self.docks["card"].raise_()  # the card in front of the study panel
         self._build_status_bar()
         self.plots.setMinimumHeight(PLOTS_MIN_HEIGHT)  # figures need room; the brain keeps the rest
         # the side docks run full height (the parameter form never gets squeezed by the results)
@@ -121,6 +127,7 @@ class MainWindow(QMainWindow):
         self.cards = CardController(self, self.state, self.pool)
         self.exports = ExportController(self, self.state)
         self.session = SessionController(self, self.state, self.settings, self.datasets)
+        self.study = StudyController(self, self.state, self.pool, self.study_panel, self.results_root)
         self._build_menus()
 
         self.dataset_panel.openRequested.connect(self.open_dataset)
@@ -281,6 +288,7 @@ class MainWindow(QMainWindow):
         self._action(analyses, "Run selected", self.analysis_panel._run, "Ctrl+Return")
         self._action(analyses, "Cancel", self.cancel, "Esc")
         help_menu = menu.addMenu("&Help")
+        self._action(help_menu, "Reproduce the paper on the demo", lambda: self.study.reproduce_demo())
         self._action(
             help_menu,
             "About",
