@@ -11,7 +11,7 @@ HAS_TORCH := $(shell $(PYTHON) -c "import torch" >/dev/null 2>&1 && echo yes)
 VENV_FLAGS := $(if $(HAS_TORCH),--system-site-packages,)
 TORCH_PIN := $(if $(HAS_TORCH),,torch==2.13.0)
 
-.PHONY: run test venv venv-test apt lint bench clean
+.PHONY: run test venv venv-test apt lint bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
@@ -51,6 +51,10 @@ lint: venv-test
 # benchmarks/gpu.py needs CUDA: run it on a GPU machine (see its header)
 bench: venv-test
 	for f in benchmarks/*.py; do case $$f in */gpu.py) continue;; esac; $(BIN)/python $$f || exit 1; done
+
+# the README's pictures (docs/images), rendered by the app from the demo
+screenshots: venv-test apt
+	xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/python docs/make_screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

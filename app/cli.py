@@ -167,9 +167,10 @@ def _interrupted(exc: BaseException) -> bool:
 
 
 def cmd_gui(args) -> int:
-    from app.main_window import run_app
+    from app.gui_run import run_app
 
-    return run_app(data=args.data, screenshot=getattr(args, "screenshot", None))
+    return run_app(data=args.data, screenshot=args.screenshot, results=args.results,
+                   card_screenshot=args.card_screenshot, show_map=args.show_map)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,7 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("gui", help="open the desktop application")
     p.add_argument("--data", help="dataset to open (default: the demo dataset)")
+    p.add_argument("--results", help="a results folder to show")
     p.add_argument("--screenshot", help="save a window screenshot to this PNG and exit")
+    p.add_argument("--card-screenshot", help="pick the vertex under the largest value of the map shown, "
+                   "save the voxel card to this PNG and exit")
+    p.add_argument("--show-map", help="the map to show before the screenshots (default: the first)")
     p.set_defaults(func=cmd_gui)
 
     p = sub.add_parser("plugins", help="list analyses")

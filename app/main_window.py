@@ -9,14 +9,12 @@ folders and analysis settings persist in QSettings.
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
-    QApplication,
     QDockWidget,
     QLabel,
     QMainWindow,
@@ -352,43 +350,3 @@ class MainWindow(QMainWindow):
         self.cortex.close_viewer()
         super().closeEvent(event)
 
-
-def run_app(
-    data: str | None = None,
-    screenshot: str | None = None,
-    settings: QSettings | None = None,
-    registry=None,
-    results_root=None,
-) -> int:
-    """Start the application on ``data`` (default: the last dataset, else the demo). With ``screenshot``,
-    save a window screenshot once the data is shown, then exit (exit code 1 if an error was shown)."""
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setOrganizationName(ORG)
-    app.setApplicationName(APP)
-    window = MainWindow(registry=registry, settings=settings, results_root=results_root)
-
-    def excepthook(kind, value, tb) -> None:
-        import traceback
-
-        window.show_error(f"{kind.__name__}: {value}".splitlines()[0], "".join(traceback.format_tb(tb)))
-
-    previous_hook, sys.excepthook = sys.excepthook, excepthook
-    window.show()
-    window.restore_session(data)
-    if screenshot:
-
-        def take() -> None:
-            if not window.errors and window.busy():
-                QTimer.singleShot(200, take)  # the demo, a participant or results are still loading
-                return
-            window.window_image().save(str(screenshot))
-            print(f"screenshot written to {screenshot}")
-            window.close()
-            app.quit()
-
-        QTimer.singleShot(500, take)
-    try:
-        code = app.exec()
-    finally:
-        sys.excepthook = previous_hook
-    return 1 if (screenshot and window.errors) else int(code)

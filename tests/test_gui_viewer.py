@@ -137,7 +137,7 @@ def test_gui_screenshot_entry(qapp, tmp_path):
     """What ``cbstudio gui --data D --screenshot P`` runs: open, load, save the window, exit."""
     from PySide6.QtCore import QSettings
 
-    from app.main_window import run_app
+    from app.gui_run import run_app
     from tests.gui_fake_plugin import fake_registry, make_mni_dataset
 
     data = make_mni_dataset(tmp_path / "ds")
