@@ -156,3 +156,158 @@ def test_gui_screenshot_entry(qapp, tmp_path):
     red = (img[..., 0] > 150) & (img[..., 2] < 110) & (img[..., 1] < 120)
     assert red.sum() > 200  # the language map (anterior positive) is drawn in the window
     assert settings.value("last_dataset") == str(data)
+
+
+# ---------------------------------------------------------------------- selection marker and map menu
+@pytest.fixture
+def viewer(qtbot):
+    from app.views.cortex_view import CortexView
+
+    view = CortexView(mesh="fsaverage5")
+    qtbot.addWidget(view)
+    view.resize(800, 420)
+    view.show()
+    qtbot.waitExposed(view)
+    yield view
+    view.close_viewer()
+
+
+def _centre_hit(view, hemi="left"):
+    """Pick at the centre of ``hemi``'s viewport (VTK display coordinates)."""
+    width, height = view.plotter.render_window.GetSize()
+    x0, y0, x1, y1 = view.scene.states[hemi].renderer.GetViewport()
+    return view.pick_at((x0 + x1) / 2 * width, (y0 + y1) / 2 * height)
+
+
+@pytest.mark.gl
+def test_marker_stays_on_picked_vertex_after_rotation(viewer, qtbot):
+    from tests.gui_maps_fixture import grid_maps
+
+    _, maps = grid_maps()
+    viewer.add_map(maps["sub-X_C"])
+    with qtbot.waitSignal(viewer.vertexPicked) as sig:
+        hit = _centre_hit(viewer)
+    assert hit is not None and sig.args == list(hit)
+    hemi, vertex = hit
+    cam = viewer.scene.states[hemi].renderer.GetActiveCamera()
+    cam.Azimuth(25.0)
+    cam.Elevation(15.0)
+    viewer.add_map(maps["other_r"])  # a map change keeps the marker
+    viewer.plotter.render()
+    vertex_xy = np.array(
+        viewer.scene.world_to_display(hemi, viewer.scene.states[hemi].polydata.points[vertex])[:2]
+    )
+    marker_xy = np.array(viewer.scene.world_to_display(hemi, viewer.marker.actors[hemi].GetCenter())[:2])
+    assert np.all(np.abs(marker_xy - vertex_xy) <= 2.0)
+    # and the marker is what is drawn there: the rendered pixel at that point is the marker's green
+    img = np.asarray(viewer.plotter.screenshot(return_img=True))
+    height = img.shape[0]
+    x, y = int(round(vertex_xy[0])), int(round(vertex_xy[1]))
+    patch = img[height - 1 - y - 2 : height - y + 2, x - 2 : x + 3, :3].reshape(-1, 3).astype(int)
+    green = (patch[:, 1] > 150) & (patch[:, 0] < 100) & (patch[:, 2] < 120)
+    assert green.any(), patch
+
+
+@pytest.mark.gl
+def test_arrow_keys_and_nearest_significant(viewer, qtbot):
+    from PySide6.QtCore import Qt
+
+    from app.views.selection import neighbours
+    from tests.gui_maps_fixture import grid_maps
+
+    _, maps = grid_maps()
+    for vmap in maps.values():
+        viewer.add_map(vmap, show=False)
+    viewer.show_map("sub-X_C")
+    hemi, vertex = _centre_hit(viewer)
+    scene = viewer.scene
+    pts = scene.states[hemi].polydata.points
+    x0 = scene.world_to_display(hemi, pts[vertex])[0]
+    with qtbot.waitSignal(viewer.vertexPicked):
+        qtbot.keyClick(viewer, Qt.Key_Right)
+    h2, v2 = viewer.selection
+    assert h2 == hemi and v2 in neighbours(viewer.marker.adjacency(hemi), vertex)
+    assert scene.world_to_display(hemi, pts[v2])[0] > x0
+    # nearest significant vertex: the p companion (sub-X_p) projected, p < .05, nearest in mm
+    p = viewer.projections.get(maps["sub-X_p"].geometry, "fsaverage5").project(maps["sub-X_p"].values)
+    all_pts = {h: np.asarray(st.polydata.points) for h, st in scene.states.items()}
+    sig = np.flatnonzero(np.nan_to_num(p[hemi], nan=1.0) < 0.05)
+    expected = sig[np.argmin(np.linalg.norm(all_pts[hemi][sig] - all_pts[hemi][v2], axis=1))]
+    assert viewer.select_nearest_significant() == (hemi, int(expected))
+    assert viewer.selection == (hemi, int(expected))
+    np.testing.assert_allclose(viewer.marker.position(), all_pts[hemi][expected], rtol=1e-5)
+
+
+@pytest.mark.gl
+def test_map_menu_actions(viewer, qapp, tmp_path):
+    import nibabel as nib
+
+    from core.atlas.specs import published_roi_map
+    from tests.gui_maps_fixture import grid_maps
+
+    geom, maps = grid_maps()
+    for vmap in maps.values():
+        viewer.add_map(vmap, show=False)
+    viewer.show_map("sub-X_C")
+    menu = viewer.map_menu(("left", 10))
+    enabled = {a.text(): a.isEnabled() for a in menu.actions() if a.text()}
+    assert enabled["Threshold at p < .05"] and enabled["Copy value"]
+    # threshold at p < .05 through the companion: C kept where p < .05, NaN elsewhere
+    name = viewer.threshold_p05()
+    assert name == "sub-X_C (p<.05)" and viewer.current_map == name
+    c, p = maps["sub-X_C"].values, maps["sub-X_p"].values
+    np.testing.assert_array_equal(viewer.maps[name].values, np.where(p < 0.05, c, np.nan).astype(np.float32))
+    assert np.isfinite(viewer.maps[name].values).sum() == (p < 0.05).sum() > 0
+    viewer.show_map("other_r")
+    assert viewer.threshold_p05() is None  # no companion
+    # only ROI voxels: the published ROI map sampled on the grid, read independently with nibabel
+    rois = viewer.roi_only("other_r")
+    roi_vol = published_roi_map()
+    inside = np.asarray(roi_vol.data)[geom.mask] > 0  # same grid as the fixture
+    np.testing.assert_array_equal(np.isfinite(viewer.maps[rois].values), inside)
+    np.testing.assert_array_equal(viewer.maps[rois].values[inside], maps["other_r"].values[inside])
+    # copy the value under the cursor
+    viewer.show_map("sub-X_C")
+    hemi, vertex = _centre_hit(viewer)
+    text = viewer.copy_value(hemi, vertex)
+    expected = viewer.projections.get(geom, "fsaverage5").project(c)[hemi][vertex]
+    assert qapp.clipboard().text() == text
+    np.testing.assert_allclose(float(text), expected, rtol=1e-5)
+    # save as NIfTI and GIfTI, read back
+    path = viewer.save_nifti(tmp_path / "c.nii.gz")
+    img = nib.load(path)
+    np.testing.assert_array_equal(np.asarray(img.dataobj)[geom.mask], c)
+    np.testing.assert_allclose(img.affine, geom.affine)
+    paths = viewer.save_gifti(tmp_path / "c")
+    surf = viewer.projections.get(geom, "fsaverage5").project(c)
+    for h, gii in zip(("left", "right"), paths, strict=True):
+        np.testing.assert_array_equal(nib.load(gii).darrays[0].data, surf[h].astype(np.float32))
+
+
+@pytest.mark.gl
+def test_counterpart_marker_on_fslr_and_surface_switch(qtbot):
+    from app.views.cortex_view import CortexView
+    from app.views.selection import COUNTERPART_COLOR, MARKER_COLOR
+
+    COLOUR_TOL = 2 / 255  # VTK stores colours as 8-bit
+
+    view = CortexView(mesh="fs_LR32k")
+    qtbot.addWidget(view)
+    view.resize(600, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    try:
+        view.select("left", 5000)
+        right = view.scene.states["right"].polydata.points
+        np.testing.assert_allclose(view.marker.position("right"), right[5000], rtol=1e-5)
+        assert view.marker.actors["left"].prop.color.float_rgb == pytest.approx(MARKER_COLOR, abs=COLOUR_TOL)
+        twin_colour = view.marker.actors["right"].prop.color.float_rgb
+        assert twin_colour == pytest.approx(COUNTERPART_COLOR, abs=COLOUR_TOL)
+        view.set_mesh("fs_LR32k", "midthickness")  # same vertex, new coordinates
+        assert view.selection == ("left", 5000)
+        left = view.scene.states["left"].polydata.points
+        np.testing.assert_allclose(view.marker.position("left"), left[5000], rtol=1e-5)
+        view.set_mesh("fsaverage5", "inflated")  # 10242 vertices: vertex 5000 stays, no counterpart
+        assert view.selection == ("left", 5000) and view.marker.position("right") is None
+    finally:
+        view.close_viewer()

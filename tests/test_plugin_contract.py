@@ -4,6 +4,7 @@ output kinds checked by the runner, required prior results, and `cbstudio run NA
 from __future__ import annotations
 
 import dataclasses
+import re
 from importlib.metadata import EntryPoint
 from pathlib import Path
 
@@ -11,9 +12,10 @@ import pytest
 
 from app.cli import main
 from app.cli_help import format_value, plugin_help
-from app.plugins.base import SHARED_PARAMS, AnalysisPlugin, RunResult
+from app.plugins.base import SHARED_PARAMS, AnalysisPlugin, RunInputs, RunResult
 from app.plugins.manifest import parse_manifest, read_manifest
-from app.plugins.registry import MANIFEST_GROUP, Registry
+from app.plugins.presets import available_presets
+from app.plugins.registry import GROUP, MANIFEST_GROUP, Registry
 from app.plugins.runner import run_analysis
 from core.errors import ParameterError, PluginError
 from core.names import PARADIGMS
@@ -68,7 +70,18 @@ def test_built_in_manifests_declare_every_parameter_in_words():
         assert declared.params == registry.load(name).params
         for p in declared.params:
             assert p.label and p.help.endswith("."), (name, p.name)
+            assert not re.search(r"(?<!e\.g)\. [A-Z]", p.help), (name, p.name, p.help)  # one sentence
             assert not p.choices or len(p.choice_help) == len(p.choices), (name, p.name)
+            if p.type in ("int", "float") and not p.name.endswith("seed"):
+                assert p.bounds is not None, (name, p.name)
+            if p.type == "float":
+                assert p.decimals is not None, (name, p.name)
+
+
+def test_quartiles_declares_only_parameters_it_uses():
+    """The quartile pipeline computes no noise ceiling (figures.py:320-322 averages raw r): no such knob."""
+    names = [p.name for p in Registry().describe("quartiles").params]
+    assert "noise_ceiling" not in names and "seed" in names
 
 
 @pytest.mark.parametrize(("data", "message"), [
@@ -131,6 +144,13 @@ def test_required_prior_results_are_checked_before_any_work(tiny_native_path, tm
     assert means == pytest.approx(2 * reference, rel=1e-6)
 
 
+def test_run_inputs_results_dir_is_the_consistency_prior(tmp_path):
+    old = RunInputs(None, "cpu", results_dir=tmp_path)
+    assert old.prior == {"consistency": tmp_path} and old.results_dir == tmp_path
+    both = RunInputs(None, prior={"consistency": str(tmp_path / "a")}, results_dir=tmp_path / "b")
+    assert both.results_dir == tmp_path / "a" and RunInputs(None).results_dir is None
+
+
 def test_runner_rejects_undeclared_output_kinds_and_bare_lists(tiny_native_path, tmp_path):
     undeclared = r"'wrong_kind' returned output kind\(s\) Table it does not declare"
     with pytest.raises(PluginError, match=undeclared):
@@ -142,17 +162,40 @@ def test_runner_rejects_undeclared_output_kinds_and_bare_lists(tiny_native_path,
 
 def test_run_help_is_generated_from_the_params(capsys):
     registry = Registry()
-    for name in ("consistency", "rsa"):
+    for name in ("consistency", "encoding", "quartiles", "rsa"):
         assert main(["run", name, "--help"]) == 0
         text = capsys.readouterr().out
         declared = registry.describe(name)
         assert text == plugin_help(declared) + "\n"
+        flat = " ".join(text.split())  # help sentences are wrapped
         for p in declared.params:
-            assert f"  {p.name}  ({p.title};" in text and p.help.split()[0] in text
+            assert f"  {p.name}  ({p.title}; {p.type}, default " in text
+            assert " ".join(p.help.split()) in flat, (name, p.name)
+            if p.units:
+                assert f"units: {p.units}" in text
+            for choice, about in zip(p.choices or (), p.choice_help, strict=False):
+                assert f"      {choice}: {about}" in text, (name, p.name, choice)
+        for preset in available_presets(declared):
+            assert f"  {preset}: " in text
+    assert "  range: 2 .. 50" in plugin_help(registry.describe("encoding"))  # cv_folds
+    assert "requires" not in plugin_help(registry.describe("quartiles"))
+    assert "accepts earlier results of: consistency" in plugin_help(registry.describe("rsa"))
     assert "maxstat: family-wise error" in plugin_help(registry.describe("consistency"))
     consistency = plugin_help(registry.describe("consistency"))
     assert "  alpha  (Significance level; float, default 0.050)" in consistency
     assert "presets (--preset NAME):" in plugin_help(registry.describe("consistency"))
+
+
+def test_run_help_of_a_class_plugin_without_manifest(monkeypatch, capsys):
+    """A third-party plugin registered under the old ``concept_brain_studio.analyses`` group: describing
+    it imports it, and its help comes from its class attributes."""
+    point = EntryPoint("mean_response", "tests.plugin_fixtures:MeanResponsePlugin", GROUP)
+    monkeypatch.setattr("app.plugins.registry.Registry", lambda: Registry(entry_points=[point]))
+    assert main(["run", "mean_response", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert text == plugin_help(MeanResponsePlugin) + "\n"
+    assert "  scale  (Scale; float, default 1)" in text and "      range: 0.0 .. 10.0" in text
+    assert "      word_clouds" in text and "raise after this many participants" in text
 
 
 def test_float_values_show_to_their_precision():

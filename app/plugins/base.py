@@ -60,7 +60,7 @@ def choose_paradigms(choice: str, available: tuple[str, ...]) -> list[str]:
     return wanted
 
 
-@dataclass
+@dataclass(init=False)
 class RunInputs:
     """What a run gets besides its parameters.
 
@@ -68,11 +68,21 @@ class RunInputs:
     device : the concrete device (``cpu``, ``cuda``, ``mps``), already resolved.
     prior : earlier results by analysis name (``{"consistency": Path(...)}``), the plugin's ``requires``
         always present, its ``accepts`` when the user gave them.
+    results_dir : the older spelling of ``prior={"consistency": results_dir}`` (kept for callers that
+        still pass it; an explicit ``prior["consistency"]`` wins).
     """
 
     dataset_path: Path | None
     device: str = "cpu"
     prior: dict[str, Path] = field(default_factory=dict)
+
+    def __init__(self, dataset_path: Path | None, device: str = "cpu",
+                 prior: dict[str, Path] | None = None, results_dir: Path | None = None) -> None:
+        self.dataset_path = dataset_path
+        self.device = device
+        self.prior = {str(k): Path(v) for k, v in (prior or {}).items()}
+        if results_dir is not None:
+            self.prior.setdefault("consistency", Path(results_dir))
 
     @property
     def results_dir(self) -> Path | None:

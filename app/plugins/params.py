@@ -88,7 +88,7 @@ class Param:
 
 #: ``pooling`` choices: the model poolings (:mod:`core.features.registry`, light) and ``select``
 POOLINGS = ("mean", "last_tok", "first_tok", "select")
-_LABEL_TABLE = "Leave empty to read the TSV beside the NIfTI file (same name, .tsv)."
+_LABEL_TABLE = "; empty reads the TSV beside the NIfTI file (same name, .tsv)."
 
 #: parameters several plugins declare, defined once; a manifest uses them with ``shared = "name"``
 SHARED_PARAMS: dict[str, Param] = {p.name: p for p in (
@@ -101,7 +101,8 @@ SHARED_PARAMS: dict[str, Param] = {p.name: p for p in (
           choice_help=("sentences about the concept", "pictures of the concept",
                        "word clouds around the concept word", "each paradigm in turn")),
     Param("layer", "int", "select", "Hidden-state layer of the model (0 = the embeddings), or 'select' to "
-          "choose the best layer.", label="Layer", bounds=(0, None), special=("select",)),
+          "choose the best layer.", label="Layer", units="layer index", bounds=(0, None),
+          special=("select",)),
     Param("pooling", "choice", "mean", "How token hidden states become one vector per stimulus.",
           label="Token pooling", choices=POOLINGS,
           choice_help=("mean over the stimulus tokens", "the last token", "the first token",
@@ -122,11 +123,11 @@ SHARED_PARAMS: dict[str, Param] = {p.name: p for p in (
           "r divided by it.", label="Noise ceiling"),
     Param("rois", "str", "paper", "Regions of interest: 'paper' (the published ROI map), "
           "'glasser-surface' (rebuilt from Glasser areas), 'none' or a label NIfTI path.", label="ROIs"),
-    Param("roi_table", "str", "", "Label table (TSV: label, name) for a NIfTI ROI map. " + _LABEL_TABLE,
+    Param("roi_table", "str", "", "Label table (TSV: label, name) for a NIfTI ROI map" + _LABEL_TABLE,
           label="ROI label table"),
     Param("atlas", "str", "glasser", "Parcellation for area summaries: 'glasser' (HCP-MMP1, 360 areas), "
           "'none' or a label NIfTI path.", label="Atlas"),
-    Param("atlas_table", "str", "", "Label table (TSV: label, name[, hemisphere]) for a NIfTI atlas. "
+    Param("atlas_table", "str", "", "Label table (TSV: label, name[, hemisphere]) for a NIfTI atlas"
           + _LABEL_TABLE, label="Atlas label table"),
 )}
 

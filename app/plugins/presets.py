@@ -48,7 +48,6 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "quartiles": {
             "rois": "paper",
             **_ENCODING_COMMON,
-            "noise_ceiling": False,
         },
         "rsa": {
             "layer": "select",

@@ -56,11 +56,12 @@ def run_analysis(
     cancel = cancel or NeverCancel()
     params, preset_record = apply_preset(plugin_cls, preset, params)
     values = plugin_cls.resolve_params(params)
+    given_prior = prior_results(plugin_cls, prior, results_dir)  # before the device and any work
     concrete = resolve_device(device)
     inputs = RunInputs(
         dataset_path=Path(dataset_path) if dataset_path is not None else None,
         device=concrete,
-        prior=prior_results(plugin_cls, prior, results_dir),
+        prior=given_prior,
     )
     start = time.perf_counter()
     result = plugin_cls().run(inputs, values, progress, cancel)

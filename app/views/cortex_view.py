@@ -23,8 +23,19 @@ from PySide6.QtWidgets import (
 from superqt import QLabeledDoubleRangeSlider
 
 from app.views.colors import OverlayStyle
+from app.views.map_menu import MapMenuMixin
+from app.views.map_values import (  # noqa: F401 - re-export  # noqa: F401
+    LOGP_DEFAULT_THRESHOLD,
+    LOGP_UNITS,
+    P_UNITS,
+    Sided,
+    display_values,
+    is_p_map,
+    scrub_key,
+)
 from app.views.maps import ProjectionCache
 from app.views.scene import BrainScene
+from app.views.selection import SelectionMarker, SelectionMixin
 from core.atlas import lookup as atlas_info
 
 MESHES = ("fs_LR32k", "fsaverage5")
@@ -34,29 +45,12 @@ SURFACES = {
 }
 CMAPS = ("hot", "viridis", "magma", "inferno", "plasma", "RdBu_r", "coolwarm", "bwr", "seismic", "YlOrRd")
 CLICK_SLOP_PX = 4
-P_UNITS = ("p", "p-value", "p value", "p (permutation)")
-LOGP_UNITS = "-log10 p"
-LOGP_DEFAULT_THRESHOLD = float(-np.log10(0.05))
 
 
-def is_p_map(vmap) -> bool:
-    """A map of p-values (units 'p' or meta stat 'p'): shown as −log10 p so that strong effects are
-    bright and the threshold means p < 10^-t (as neuroimaging viewers do)."""
-    return str(vmap.units).strip().lower() in P_UNITS or str(vmap.meta.get("stat", "")).lower() == "p"
-
-
-def display_values(vmap) -> np.ndarray:
-    """The values drawn for ``vmap``: −log10 p for p maps (p clipped to [1e-300, 1]), else the values."""
-    if not is_p_map(vmap):
-        return vmap.values
-    v = np.asarray(vmap.values, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = -np.log10(np.clip(v, 1e-300, 1.0))
-    return np.where(np.isfinite(v), out, np.nan).astype(np.float32)
-
-
-class CortexView(QWidget):
-    """Cortex viewer widget. Signals: ``vertexPicked(hemi, vertex)``, ``mapShown(name)``."""
+class CortexView(SelectionMixin, MapMenuMixin, QWidget):
+    """Cortex viewer widget. Signals: ``vertexPicked(hemi, vertex)`` (a pick or any selection move),
+    ``mapShown(name)``. Selection: :class:`~app.views.selection.SelectionMixin`; the map's context menu:
+    :class:`~app.views.map_menu.MapMenuMixin`."""
 
     vertexPicked = Signal(str, int)
     mapShown = Signal(str)
@@ -74,6 +68,7 @@ class CortexView(QWidget):
         self._build_toolbar()
         self.plotter = QtInteractor(self, shape=(1, 2), border=False, multi_samples=0, auto_update=False)
         self.scene = BrainScene(self.plotter)
+        self.marker = SelectionMarker(self.scene)
         self.hover = QLabel(" ")
         self.hover.setObjectName("hover")
         layout = QVBoxLayout(self)
@@ -87,6 +82,9 @@ class CortexView(QWidget):
         iren.add_observer("LeftButtonPressEvent", self._on_press)
         iren.add_observer("LeftButtonReleaseEvent", self._on_release)
         iren.add_observer("MouseMoveEvent", self._on_move)
+        iren.add_observer("RightButtonPressEvent", self._on_right_press)
+        iren.add_observer("RightButtonReleaseEvent", self._on_right_release)
+        iren.add_observer("KeyPressEvent", self._on_key)
         self.set_mesh(mesh, surface)
 
     # ------------------------------------------------------------------ toolbar
@@ -184,6 +182,7 @@ class CortexView(QWidget):
             box.blockSignals(False)
         self.mesh = load_mesh(mesh, surface)
         self.scene.set_mesh(self.mesh)
+        self.marker.refresh()
         self.scene.set_borders(self.borders_box.isChecked(), redraw=False)
         if self.rois_box.isChecked():
             self.scene.set_rois(atlas_info.roi_vertex_labels(self.mesh.name))
@@ -306,7 +305,7 @@ class CortexView(QWidget):
     def _two_sided_toggled(self, on: bool) -> None:
         if self.current_map is None:
             return
-        self._reset_controls(_Sided(self.maps[self.current_map], on))
+        self._reset_controls(Sided(self.maps[self.current_map], on))
         self._restyle()
 
     # ------------------------------------------------------------------ layer scrubber
@@ -389,50 +388,11 @@ class CortexView(QWidget):
         """Pick the vertex under display point (x, y) (VTK coordinates) and emit ``vertexPicked``."""
         hit = self.scene.pick(x, y)
         if hit is not None:
-            self.vertexPicked.emit(*hit)
+            self.select(*hit)
         return hit
-
-    def describe_vertex(self, hemi: str, vertex: int) -> str:
-        """Area name (fs_LR) and the current map's value at a vertex."""
-        parts = []
-        glasser = self.mesh.hemis[hemi].glasser
-        if glasser is not None:
-            parts.append(atlas_info.area_name(int(glasser[vertex])) or "medial wall")
-        if self.current_map is not None and getattr(self, "_projected", None) is not None:
-            value = self._projected[hemi][vertex]
-            if np.isfinite(value):
-                vmap = self.maps[self.current_map]
-                shown = f"p = {10.0 ** -value:.3g}" if is_p_map(vmap) else f"{value:.4g}"
-                parts.append(f"{self.current_map}: {shown}")
-        return f"{hemi} #{vertex}: " + ("  ·  ".join(parts) or "–")
-
-    def voxel_of(self, hemi: str, vertex: int, geometry=None) -> tuple[object, int]:
-        """(geometry, voxel index) under a vertex: the shown map's grid, else the reference grid."""
-        if geometry is None:
-            vmap = self.maps.get(self.current_map)
-            geometry = vmap.geometry if vmap is not None else self.reference_geometry
-        if geometry is None:
-            return None, -1
-        return geometry, self.projections.get(geometry, self.mesh.name).voxel_of_vertex(hemi, vertex)
 
     def close_viewer(self) -> None:
         """Release the GL context and VTK objects (call before deleting the widget)."""
+        self.marker.close()
         self.scene.close()
         self.plotter.close()
-
-
-def scrub_key(meta: dict) -> str:
-    """The layer scrubber's series name for a layer map: its model and what else tells series apart."""
-    parts = [str(meta[k]) for k in ("model", "paradigm", "pooling", "participant") if k in meta]
-    return " · ".join(parts) or "model"
-
-
-class _Sided:
-    """A view of a VoxelMap with ``two_sided`` overridden (for resetting the controls)."""
-
-    def __init__(self, vmap, two_sided: bool) -> None:
-        self._vmap = vmap
-        self.two_sided = two_sided
-
-    def __getattr__(self, item):
-        return getattr(self._vmap, item)
