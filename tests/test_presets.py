@@ -223,7 +223,11 @@ def _other(param: Param, value):
         options = [c for c in (*param.choices, *param.special) if c != value]
         return options[0]
     if param.type in ("int", "float") and not isinstance(value, str):
-        return value + 1
+        high = (param.bounds or (None, None))[1]
+        if high is None or value + 1 <= high:
+            return value + 1
+        low = (param.bounds or (None, None))[0]
+        return (value + low) / 2 if param.type == "float" else value - 1  # inside the declared range
     if param.special and value in param.special:
         return 2
     return "elsewhere.nii.gz" if value else "x.nii.gz"

@@ -39,6 +39,8 @@ class AnalysisPanel(QWidget):
         self.description = QLabel()
         self.description.setWordWrap(True)
         self.form = ParamsForm()
+        self.form.validityChanged.connect(self._validity)
+        self._running = False
         self.collapsible = QCollapsible("Parameters")
         self.collapsible.addWidget(self.form)
         # the panel sizes the form itself (_fit_form): QCollapsible's resize filter re-reads a size hint
@@ -120,6 +122,7 @@ class AnalysisPanel(QWidget):
         self.form.set_params(cls.params if cls else ())
         if name in self.saved:
             self.form.set_values(self.saved[name])
+        self.form.validate()
         self._preset_buttons(cls)
         self._watch_form()
         self.update_estimate()
@@ -218,11 +221,20 @@ class AnalysisPanel(QWidget):
 
     def _run(self) -> None:
         name = self.current_name()
-        if name in self.plugins:
+        if name in self.plugins and self.form.validate():
             self.runRequested.emit(name, self.form.values(), self.device.currentText())
 
+    def _validity(self, valid: bool) -> None:
+        """Hold Run while a value is invalid, with the reason; release it when all are fixed."""
+        self.run_button.setEnabled(valid and not self._running)
+        if not valid:
+            self.message.setText("; ".join(self.form.problems.values()))
+        elif self.message.text() and not self._running:
+            self.message.setText("")
+
     def set_running(self, running: bool) -> None:
-        self.run_button.setEnabled(not running)
+        self._running = running
+        self.run_button.setEnabled(not running and not self.form.problems)
         self.cancel_button.setEnabled(running)
         if running:
             self.progress.setValue(0)

@@ -1,9 +1,14 @@
-"""A parameter form generated from a plugin's declared :class:`~app.plugins.base.Param` tuple."""
+"""A parameter form generated from a plugin's declared :class:`~app.plugins.params.Param` tuple: each row
+shows the parameter's label (with its units) and carries the key and the one-sentence help as tooltips;
+numbers show to their declared precision, choices carry their descriptions, and every value is checked
+as it is typed (``Param.parse``): an invalid one is marked with the reason and :attr:`ParamsForm.
+validityChanged` tells the panel to hold Run until it is fixed."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -11,6 +16,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
@@ -18,16 +24,23 @@ from PySide6.QtWidgets import (
 )
 
 BIG = 1_000_000_000
+INVALID_STYLE = "border: 2px solid #d33;"
 
 
 class ParamsForm(QWidget):
-    """One editor per parameter; :meth:`values` returns {name: value} ready for ``resolve_params``."""
+    """One editor per parameter; :meth:`values` returns {name: value} ready for ``resolve_params``.
+
+    Signal ``validityChanged(bool)``: every value parses (True) or one does not (False; :attr:`problems`
+    holds {key: reason})."""
+
+    validityChanged = Signal(bool)
 
     def __init__(self, params=(), parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.layout_ = QFormLayout(self)
         self.layout_.setContentsMargins(0, 0, 0, 0)
         self.editors: dict[str, QWidget] = {}
+        self.problems: dict[str, str] = {}
         self.params = ()
         self.set_params(params)
 
@@ -41,26 +54,34 @@ class ParamsForm(QWidget):
             editor.setToolTip(p.help)
             editor.setObjectName(f"param_{p.name}")
             self.editors[p.name] = editor
-            self.layout_.addRow(p.name, editor)
+            label = QLabel(p.title + (f" ({p.units})" if p.units else ""))
+            label.setToolTip(f"{p.name}: {p.help}")
+            label.setObjectName(f"label_{p.name}")
+            self.layout_.addRow(label, editor)
+            for signal in ("valueChanged", "currentTextChanged", "toggled", "textChanged"):
+                if hasattr(editor, signal):
+                    getattr(editor, signal).connect(lambda *_a, p=p: self._check(p))
         self.set_values({p.name: p.default for p in self.params})
+        self.validate()
 
     def _make_editor(self, p) -> QWidget:
         if p.special or (p.type == "choice"):
             box = QComboBox()
             items = [str(c) for c in (p.choices or ())] + list(p.special)
             box.addItems(items)
+            for i, about in enumerate(p.choice_help[: len(items)]):
+                box.setItemData(i, about, Qt.ToolTipRole)
             box.setEditable(p.type != "choice")
             return box
+        # numbers accept any value as typed; the declared range is checked by validate() with the reason
         if p.type == "int":
             box = QSpinBox()
-            lo, hi = p.bounds or (None, None)
-            box.setRange(int(lo) if lo is not None else -BIG, int(hi) if hi is not None else BIG)
+            box.setRange(-BIG, BIG)
             return box
         if p.type == "float":
             box = QDoubleSpinBox()
-            lo, hi = p.bounds or (None, None)
-            box.setDecimals(6)
-            box.setRange(float(lo) if lo is not None else -1e12, float(hi) if hi is not None else 1e12)
+            box.setDecimals(p.decimals if p.decimals is not None else 4)
+            box.setRange(-1e12, 1e12)
             return box
         if p.type == "bool":
             return QCheckBox()
@@ -81,6 +102,36 @@ class ParamsForm(QWidget):
         path = QFileDialog.getExistingDirectory(self, "Choose a folder", line.text())
         if path:
             line.setText(path)
+
+    def _check(self, p) -> str | None:
+        """Parse one editor's value; mark it (red border, reason as tooltip) when it does not parse."""
+        from core.errors import StudioError
+
+        editor = self.editors[p.name]
+        try:
+            p.parse(self.values()[p.name])
+            reason = None
+        except StudioError as exc:
+            reason = str(exc)
+        was_valid = not self.problems
+        if reason is None:
+            self.problems.pop(p.name, None)
+            editor.setStyleSheet("")
+            editor.setToolTip(p.help)
+        else:
+            self.problems[p.name] = reason
+            editor.setStyleSheet(INVALID_STYLE)
+            editor.setToolTip(f"{reason}\n{p.help}")
+        if was_valid != (not self.problems):
+            self.validityChanged.emit(not self.problems)
+        return reason
+
+    def validate(self) -> bool:
+        """Check every value now; True when all parse."""
+        for p in self.params:
+            self._check(p)
+        self.validityChanged.emit(not self.problems)
+        return not self.problems
 
     def values(self) -> dict[str, Any]:
         out = {}
