@@ -43,9 +43,9 @@ def child_cold_start(data: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         window = MainWindow(settings=QSettings(str(Path(tmp) / "s.ini"), QSettings.IniFormat))
         window.show()
-        window.open_dataset(data)
+        window.datasets.open_in_background(data)  # as the app does: the dataset is read on a worker
         app.processEvents()
-        window.cortex.plotter.render()  # the brain is on screen; the participant's data loads on a worker
+        window.cortex.plotter.render()  # the brain is on screen
         elapsed = time.perf_counter() - T_PROCESS
         window.close()
     del app
@@ -131,6 +131,7 @@ def warm_measures(data: str) -> dict:
     pick = float(np.median(picks[1:]))
     complete = float(np.median(completes[1:]))
     card_stall = float(np.max(card_gaps[1:]))
+    card_stall_median = float(np.median(card_gaps[1:]))
     # UI stall while an analysis runs: the longest gap between 5 ms timer ticks, minus the interval
     name, params = (
         ("consistency", {"n_permutations": 200, "split_halves": False, "atlas": "none"})
@@ -152,6 +153,7 @@ def warm_measures(data: str) -> dict:
         "pick_s": pick,
         "complete_s": complete,
         "card_stall_s": card_stall,
+        "card_stall_median_s": card_stall_median,
         "stall_s": stalls[0]["max"],
         "stall_p99_s": stalls[0]["p99"],
         "stall_warm_s": stalls[1]["max"],
@@ -227,7 +229,8 @@ def main() -> None:
         f"gui pick-to-card latency (ray cast, voxel, every result and concept means on the card): ours "
         f"{warm['pick_s'] * 1e3:.0f} ms (with the 1000-permutation null and 3 plots drawn: "
         f"{warm['complete_s'] * 1e3:.0f} ms; the null and quartile run on a worker, the largest event-loop "
-        f"gap over 20 picks after the card is shown {warm['card_stall_s'] * 1e3:.0f} ms), no peer figure; "
+        f"gap over 20 picks after the card is shown {warm['card_stall_s'] * 1e3:.0f} ms, median "
+        f"over the picks {warm['card_stall_median_s'] * 1e3:.0f} ms), no peer figure; "
         "goal <= 50 ms to the card, no gap > 100 ms",
         f"gui max UI stall during '{warm['analysis']}' ({warm['analysis_s']:.1f} s run, result routing "
         f"included): first run of the session {warm['stall_s'] * 1e3:.0f} ms (p99 tick gap "

@@ -97,11 +97,13 @@ class LayerCurve:
 
 @dataclass(eq=False)
 class Figure:
-    """A matplotlib figure -> plot panel, PNG/SVG/PDF."""
+    """A matplotlib figure -> plot panel, PNG/SVG/PDF. ``data``: the name of the table output of the same run
+    the figure shows (its CSV goes with the figure when figures are exported), or ""."""
 
     name: str
     figure: Any
     description: str = ""
+    data: str = ""
 
 
 Output = VoxelMap | Table | AreaTable | RDM | LayerCurve | Figure

@@ -4,13 +4,15 @@ cell, which the first pick after quartile results recomputes for the participant
 fills the card when it returns. A newer pick supersedes a pending one.
 
 Cross-thread rules (the PySide6 crash "deallocating None" seen when this work first ran on a pool
-thread): the worker's task and payload are kept referenced on the Python side (:attr:`CardController.
-pending`) until their result is delivered; results reach the UI thread only through the worker's queued
-signals, connected to bound methods of this QObject (never lambdas, PYSIDE-3124); the task touches no
-Qt object.
+thread): the worker and its payload are kept referenced on the Python side (:attr:`CardController.
+pending`) until their result is delivered; the worker completes a copy of the card's data; results reach
+the UI thread only through the worker's queued signals, connected to bound methods of this QObject (never
+lambdas, PYSIDE-3124); the task touches no Qt object.
 """
 
 from __future__ import annotations
+
+import copy
 
 from PySide6.QtCore import QObject, Signal
 
@@ -21,11 +23,16 @@ from core.inspect.voxel import add_null, add_quartile, collect
 
 
 def complete_card(info, participant, tables, rois: str, progress=None, cancel=None):
-    """The card's slow part, on a worker: the quartile cell and the permutation null (Qt-free)."""
+    """The card's slow part, on a worker (Qt-free): a copy of ``info`` (the card shows the original
+    meanwhile; the UI thread never reads an object this thread writes) with the quartile cell and the
+    permutation null added. A superseded pick stops before the null (``cancel`` set)."""
+    info = copy.copy(info)
     try:
         add_quartile(info, participant, tables, rois)
     except StudioError as exc:
         info.quartile_note = str(exc)
+    if cancel is not None and cancel.is_set():
+        return info  # the worker reports it cancelled; nothing is delivered
     return add_null(info)
 
 
@@ -52,6 +59,8 @@ class CardController(QObject):
         self.state.select(Selection(hemi, vertex, xyz))
         w.card.show_info(info)
         w.docks["card"].raise_()
+        for older in self.pending:  # a newer pick supersedes the pending ones
+            older.cancel()
         rois = self.state.provenance.get("quartile_cells", {}).get("parameters", {}).get("rois") or "paper"
         worker = Worker(complete_card, info, participant, self.tables(), rois)
         worker.nice = 0  # the user waits for it
@@ -61,10 +70,12 @@ class CardController(QObject):
         worker.signals.finished.connect(self._released)
         self.pool.start(worker)
 
-    def _delivered(self, info) -> None:
-        if self.window.card.info is info:  # not superseded by a newer pick
-            self.window.card.show_info(info)
-            self.completed.emit(info)
+    def _delivered(self, completed) -> None:
+        sender = self.sender()
+        shown = [info for wk, info in self.pending.items() if wk.signals is sender]
+        if shown and self.window.card.info is shown[0]:  # not superseded by a newer pick
+            self.window.card.show_info(completed)
+            self.completed.emit(completed)
 
     def _released(self) -> None:
         sender = self.sender()

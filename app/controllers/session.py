@@ -1,6 +1,6 @@
 """The saved session: window geometry and dock layout, recent and last dataset, result folders shown, mesh
 and analysis settings, all in QSettings; and the window image used by ``cbstudio gui --screenshot``.
-Restoring opens the dataset's description at once; participant data and result folders load on workers."""
+Restoring reads the dataset, its participant data and the result folders on workers."""
 
 from __future__ import annotations
 
@@ -51,9 +51,9 @@ class SessionController:
         """Open ``data`` (else the last dataset, else the demo) and the result folders shown last time."""
         last = self.settings.value("last_dataset", "")
         if data:
-            self.datasets.open_dataset(str(data))
+            self.datasets.open_in_background(str(data))
         elif last and Path(last).exists():
-            self.datasets.open_dataset(last)
+            self.datasets.open_in_background(last)
         else:
             self.datasets.open_demo()
         try:

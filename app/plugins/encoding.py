@@ -214,7 +214,7 @@ def _wb_variant(stem: str, pred: pd.DataFrame, cons: pd.DataFrame, x: str, xlabe
     return [
         AreaTable(f"{stem}_areas", joined, what),
         Table(f"{stem}_correlation", corr, f"Pearson r across areas per paradigm ({x} vs {y})"),
-        Figure(f"{stem}_scatter", fig, what),
+        Figure(f"{stem}_scatter", fig, what, data=f"{stem}_areas"),
     ]
 
 
@@ -240,5 +240,6 @@ def _wb_language(pred: pd.DataFrame, atlas, parcels_path: str, cons) -> list:
                   "mean LM predictivity of the areas in each language parcel and in ROIs 1-3 (Fig. 13)"),
         Table("language_network_summary", language_network_summary(table),
               "mean ± SEM over areas per language parcel / ROI and per group"),
-        Figure("language_network_strip", language_strip(table), "Fig. 13: language network vs ROIs 1-3"),
+        Figure("language_network_strip", language_strip(table), "Fig. 13: language network vs ROIs 1-3",
+               data="language_network_areas"),
     ]

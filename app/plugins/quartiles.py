@@ -77,7 +77,9 @@ class QuartilesPlugin(AnalysisPlugin):
                 "the (layer, pooling) chosen per ROI on participant-pooled data, reused for its 16 cells"),
             Table("quartile_stats", stats[["roi", "paradigm", "r_C_mean", "r_C_sem", "r_L_mean", "r_L_sem",
                                            "n_participants"]], "r_C and r_L (mean ± SEM over quartiles)"),
-            Figure("quartile_lines", quartile_lines(means), "Fig. 4: predictivity by quartile"),
-            Figure("quartile_heatmaps", quartile_heatmaps(means), "Fig. 12: 4 x 4 predictivity"),
+            Figure("quartile_lines", quartile_lines(means), "Fig. 4: predictivity by quartile",
+                   data="quartile_cells"),
+            Figure("quartile_heatmaps", quartile_heatmaps(means), "Fig. 12: 4 x 4 predictivity",
+                   data="quartile_cells"),
         ], provenance)
 

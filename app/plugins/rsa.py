@@ -82,7 +82,7 @@ class RSAPlugin(AnalysisPlugin):
         outputs += _brain_rdm_outputs(participants)
         outputs += _model_rdm_outputs(result.scores, model_sets, events, dataset.concepts, params)
         outputs.append(Figure("rsa_bars", _figure(scores, result.group, params),
-                              "RSA per ROI and model (layout of the paper's Fig. 5)"))
+                              "RSA per ROI and model (layout of the paper's Fig. 5)", data="rsa_scores"))
         return RunResult(outputs, record)
 
 

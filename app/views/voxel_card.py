@@ -8,11 +8,12 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure as MplFigure
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFormLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from core.inspect.voxel import VoxelInfo
 
+DRAW_INTERVAL_MS = 10  # the card's plots are drawn one per event-loop turn, this far apart (no UI stall)
 SHORT = {"sentences": "sentences", "pictures": "pictures", "word_clouds": "word clouds"}
 
 
@@ -94,6 +95,7 @@ class VoxelCard(QScrollArea):
         layout.addStretch(1)
         self.info: VoxelInfo | None = None
         self._drawn_for: VoxelInfo | None = None
+        self._draw_queue: list[FigureCanvasQTAgg] = []
         self._setup_plots()
         for canvas in (self.null_canvas, self.layer_canvas, self.scatter_canvas):
             canvas.setVisible(False)
@@ -125,6 +127,27 @@ class VoxelCard(QScrollArea):
             self._drawn_for = info
             self._draw_layers(info)
             self._draw_scatter(info)
+
+    def _draw_later(self, canvas: FigureCanvasQTAgg) -> None:
+        """Draw ``canvas`` on a later event-loop turn, one canvas per turn (each Agg draw takes 20-50 ms;
+        three in one turn would stall the UI past 100 ms)."""
+        if canvas not in self._draw_queue:
+            self._draw_queue.append(canvas)
+            if len(self._draw_queue) == 1:
+                QTimer.singleShot(DRAW_INTERVAL_MS, self._draw_next)
+
+    def _draw_next(self) -> None:
+        if not self._draw_queue:
+            return
+        canvas = self._draw_queue.pop(0)
+        if canvas.isVisible():
+            canvas.draw()
+        if self._draw_queue:
+            QTimer.singleShot(DRAW_INTERVAL_MS, self._draw_next)
+
+    def plots_pending(self) -> bool:
+        """True while a plot of the card waits to be drawn."""
+        return bool(self._draw_queue)
 
     # the axes are built once; updates only move data (clearing a figure rebuilds every tick: ~10x slower)
     def _setup_plots(self) -> None:
@@ -173,7 +196,7 @@ class VoxelCard(QScrollArea):
                 f"null of C, {len(null)} permutations (red: this voxel)",
                 fontsize=7,
             )
-        self.null_canvas.draw_idle()
+        self._draw_later(self.null_canvas)
 
     def _draw_layers(self, info: VoxelInfo) -> None:
         ax = self._layer_ax
@@ -194,7 +217,7 @@ class VoxelCard(QScrollArea):
             ax.set_xlim(layers.min() - 0.5, layers.max() + 0.5)
             pad = 0.1 * (np.ptp(vals) + 1e-3)
             ax.set_ylim(vals.min() - pad, vals.max() + pad)
-        self.layer_canvas.draw_idle()
+        self._draw_later(self.layer_canvas)
 
     def _draw_scatter(self, info: VoxelInfo) -> None:
         names = list(info.concept_means)
@@ -218,4 +241,4 @@ class VoxelCard(QScrollArea):
             ax.set_title(f"{SHORT.get(a, a)} vs {SHORT.get(b, b)}: r = {_fmt(r, 3)}", fontsize=7)
         if self.scatter_canvas.figure.texts:
             self.scatter_canvas.figure.texts[0].set_visible(bool(pairs))
-        self.scatter_canvas.draw_idle()
+        self._draw_later(self.scatter_canvas)

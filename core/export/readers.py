@@ -78,7 +78,7 @@ def read_output(path: Path, provenance: dict | None = None):
             raise DataError(path, f"{matrix.shape[0]} rows but provenance lists {len(labels)} labels")
         return RDM(name, matrix, labels, description, dict(info.get("meta", {})))
     if path.suffix == ".png" and (kind in ("", "Figure")):
-        return Figure(name, image_figure(path), description)
+        return Figure(name, image_figure(path), description, str(info.get("data", "")))
     return None
 
 

@@ -109,6 +109,8 @@ def describe_output(output) -> dict:
         info.update(labels=list(output.labels), meta=output.meta)
     elif isinstance(output, LayerCurve):
         info.update(ylabel=output.ylabel)
+    elif isinstance(output, Figure) and output.data:
+        info.update(data=output.data)
     return info
 
 
