@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -31,34 +30,15 @@ def register(sub) -> None:
 
 
 def cmd_study_run(args) -> int:
-    from app.plugins.study_task import dataset_location, plan, read_recipe, run_task
-    from core.study.engine import make_client, run_study
-    from core.study.folder import study_lock, task_dir, write_study
+    from app.plugins.study_run import run_recipe
 
-    recipe = read_recipe(args.recipe)
     out = Path(args.out)
-    with study_lock(out):  # fail early (and before planning) when another run holds the folder
-        pass
-    dataset = dataset_location(recipe)
-    tasks = plan(recipe, dataset)
-    write_study(out, recipe.path.read_text(encoding="utf-8"), [t.to_dict() for t in tasks])
-    context = {"dataset": str(dataset), "device": args.device or recipe.device, "preset": recipe.preset,
-               "study_dir": str(out.resolve())}
 
     def progress(done, total, message):
         print(f"[{done}/{total}] {message}", file=sys.stderr, flush=True)
 
-    client = make_client(args.workers, args.scheduler, args.cluster, recipe.cluster)
-    try:
-        states = run_study(tasks, out, run_task, context, client, progress)
-    finally:
-        cluster = getattr(client, "cluster", None)
-        client.close()
-        if cluster is not None and not args.scheduler:
-            cluster.close()
-    report = next(t for t in tasks if t.kind == "report")
-    if states.get("report") in ("done", "cached"):
-        shutil.copyfile(task_dir(out, report.key) / "report.html", out / "report.html")
+    states = run_recipe(args.recipe, out, workers=args.workers, scheduler=args.scheduler,
+                        cluster=args.cluster, device=args.device, progress=progress)
     failed = [n for n, s in states.items() if s == "failed"]
     blocked = [n for n, s in states.items() if s == "blocked"]
     print(f"study: {sum(s == 'done' for s in states.values())} done, "
@@ -115,10 +95,18 @@ def cmd_study_status(args) -> int:
 
 
 def cmd_study_report(args) -> int:
+    import tomllib
+
+    from app.plugins.study_task import settings_table
     from core.study.folder import read_study
     from core.study.report import build_report
 
     study_dir = Path(args.dir)
-    out = build_report(study_dir, read_study(study_dir), study_dir / "report.html")
+    study = read_study(study_dir)
+    try:
+        preset = tomllib.loads(study.get("recipe", "")).get("preset")
+    except tomllib.TOMLDecodeError:
+        preset = None
+    out = build_report(study_dir, study, study_dir / "report.html", settings_table(study["tasks"], preset))
     print(out)
     return 0

@@ -35,9 +35,10 @@ from app.controllers.session import SessionController
 from app.controllers.study import StudyController
 from app.state.model import AppState, LoadedResults
 from app.views.analysis_panel import AnalysisPanel
-from app.views.cortex_view import CortexView
 from app.views.dataset_panel import DatasetPanel
 from app.views.gallery import FiguresGallery
+from app.views.linked_views import LinkedViews
+from app.views.pinned_cards import PinnedCards
 from app.views.plots import PlotsView
 from app.views.rdm_view import RDMView
 from app.views.study_panel import StudyPanel
@@ -87,8 +88,9 @@ class MainWindow(QMainWindow):
         self.state = AppState()
         self.errors: list[str] = []
 
-        self.cortex = CortexView(self, mesh=mesh)
-        self.setCentralWidget(self.cortex)
+        self.views = LinkedViews(self, mesh=mesh, layout="1")  # 1, 2 or 2 x 2 linked cortex views
+        self.cortex = self.views.views[0]  # the main view: routing, the card, exports
+        self.setCentralWidget(self.views)
         self.dataset_panel = DatasetPanel()
         self.analysis_panel = AnalysisPanel(self.registry)
         self.card = VoxelCard()
@@ -97,6 +99,7 @@ class MainWindow(QMainWindow):
         self.rdms = RDMView()
         self.gallery = FiguresGallery(self.state)
         self.study_panel = StudyPanel()
+        self.pinned = PinnedCards()
         self.log_view = QPlainTextEdit()
         self.log_view.setReadOnly(True)
         self.tabs = QTabWidget()
@@ -115,6 +118,7 @@ class MainWindow(QMainWindow):
             ("card", "Voxel card", self.card, Qt.RightDockWidgetArea),
             ("results", "Results", self.tabs, Qt.BottomDockWidgetArea),
             ("study", "Study", self.study_panel, Qt.RightDockWidgetArea),
+            ("pinned", "Pinned cards", self.pinned, Qt.BottomDockWidgetArea),
         ):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock_{key}")
@@ -122,6 +126,8 @@ class MainWindow(QMainWindow):
             self.addDockWidget(area, dock)
             self.docks[key] = dock
         self.tabifyDockWidget(self.docks["card"], self.docks["study"])
+        self.tabifyDockWidget(self.docks["results"], self.docks["pinned"])
+        self.docks["results"].raise_()
         self.docks["card"].raise_()  # the card in front of the study panel
         self._build_status_bar()
         self.plots.setMinimumHeight(PLOTS_MIN_HEIGHT)  # figures need room; the brain keeps the rest
@@ -132,7 +138,8 @@ class MainWindow(QMainWindow):
         self.error_box = QMessageBox(QMessageBox.Warning, APP, "", QMessageBox.Ok, self)
         self.error_box.setModal(False)
 
-        self.router = ResultRouter(self.state, self.cortex, self.tables, self.plots, self.rdms)
+        self.router = ResultRouter(self.state, self.cortex, self.tables, self.plots, self.rdms,
+                                   side_views=lambda: self.views.views[1:])
         self.datasets = DatasetController(self, self.state, self.pool, self.settings)
         self.runs = RunController(self, self.state, self.registry, self.pool, self.router, self.results_root)
         self.cards = CardController(self, self.state, self.pool)
@@ -145,7 +152,9 @@ class MainWindow(QMainWindow):
         self.dataset_panel.participantChanged.connect(self.set_participant)
         self.analysis_panel.runRequested.connect(self.run_plugin)
         self.analysis_panel.cancelRequested.connect(self.cancel)
-        self.cortex.vertexPicked.connect(self.cards.on_vertex_picked)
+        self.views.vertexPicked.connect(self.cards.on_vertex_picked)  # a pick in any view
+        self.card.pinRequested.connect(self.cards.pin)
+        self.card.nearestRequested.connect(self.cards.nearest_significant)
         self.cortex.mapShown.connect(self.state.set_current_map)
         self.cortex.screenshot_button.clicked.connect(self.exports.ask_screenshot)
         self.tables.exportRequested.connect(self.exports.ask_table_export)
@@ -362,6 +371,6 @@ class MainWindow(QMainWindow):
         if self.worker is not None:
             self.worker.cancel()
         self.pool.wait(10000)
-        self.cortex.close_viewer()
+        self.views.close_viewers()
         super().closeEvent(event)
 

@@ -65,3 +65,12 @@ def tiny_native(tmp_path):
         truth[pid] = participants[pid]
     path = write_native(tmp_path / "tiny", "tiny", participants)
     return path, truth
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory):
+    """One small valid dataset per reader (native, pereira, release) for the bad-input tests to break."""
+    from tests.reader_files import build_native, build_pereira, build_release
+
+    root = tmp_path_factory.mktemp("templates")
+    return {"native": build_native(root), "pereira": build_pereira(root), "release": build_release(root)}

@@ -1,8 +1,8 @@
 """Bad input for every reader: each failure is a one-line DataError naming the file, and nothing is written.
 
 Explicit cases (truncated / corrupt files, wrong shapes, missing paradigms, differing concept lists,
-unknown paradigms and concepts, row-count mismatches) plus hypothesis property tests: random
-truncations, random bytes and random array shapes give DataError or success, never another exception.
+unknown paradigms and concepts, row-count mismatches); the hypothesis property tests are in
+tests/test_readers_random_input.py.
 """
 
 from __future__ import annotations
@@ -17,19 +17,15 @@ from unittest import mock
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, settings
 
 import core.data.readers.release as release
-from core.data.concepts import PARADIGMS, load_concepts
+from core.data.concepts import load_concepts
 from core.data.geometry import MNI_2MM_SHAPE
 from core.data.readers import open_dataset
 from core.errors import DataError
 from tests.reader_files import (
     MAT_TOKENS,
-    build_native,
-    build_pereira,
-    build_release,
     pereira_voxels,
     release_order,
     write_pereira_v5,
@@ -39,12 +35,6 @@ HYPO = settings(max_examples=int(os.environ.get("CBS_HYPO_EXAMPLES", "25")), dea
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 # ------------------------------------------------------------------------------------------- templates
-
-
-@pytest.fixture(scope="module")
-def templates(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("templates")
-    return {"native": build_native(root), "pereira": build_pereira(root), "release": build_release(root)}
 
 
 @contextmanager
@@ -354,84 +344,3 @@ def test_release_bad_input(templates, case):
     with fresh_copy(templates["release"]) as (d, cache):
         file, reason = _release_case(case, d)
         expect_data_error(d, cache, file, reason)
-
-
-# ------------------------------------------------------------------------------------ property tests
-
-
-def _files(template: Path) -> list[Path]:
-    return sorted(p.relative_to(template) for p in template.rglob("*") if p.is_file())
-
-
-def _check(path: Path) -> None:
-    """DataError or success; never another exception; DataError messages are one line."""
-    try:
-        load_everything(path)
-    except DataError as err:
-        assert "\n" not in str(err) and str(err.path)
-
-
-@HYPO
-@given(data=st.data(), which=st.sampled_from(["native", "pereira", "release"]))
-def test_random_truncation(templates, data, which):
-    template = templates[which]
-    rel = data.draw(st.sampled_from(_files(template)), label="file")
-    size = (template / rel).stat().st_size
-    keep = data.draw(st.integers(0, max(size - 1, 0)), label="keep")
-    with fresh_copy(template) as (p, _cache):
-        replace_bytes(p / rel, (template / rel).read_bytes()[:keep])
-        _check(p)
-
-
-@HYPO
-@given(data=st.data(), which=st.sampled_from(["native", "pereira", "release"]),
-       junk=st.binary(min_size=0, max_size=600))
-def test_random_bytes(templates, data, which, junk):
-    template = templates[which]
-    rel = data.draw(st.sampled_from(_files(template)), label="file")
-    keep_header = data.draw(st.integers(0, 256), label="keep_header")
-    with fresh_copy(template) as (p, _cache):
-        replace_bytes(p / rel, (template / rel).read_bytes()[:keep_header] + junk)
-        _check(p)
-
-
-shapes = st.lists(st.integers(0, 50), min_size=0, max_size=5).map(tuple)
-
-
-@HYPO
-@given(shape=shapes, paradigm=st.sampled_from(PARADIGMS),
-       dtype=st.sampled_from(["float32", "float64", "int16", "bool", "complex64"]))
-def test_random_native_betas_shapes(templates, shape, paradigm, dtype):
-    with fresh_copy(templates["native"]) as (p, _cache):
-        f = p / "sub-S1" / f"{paradigm}_betas.npy"
-        f.unlink()
-        np.save(f, np.zeros(shape, dtype=dtype))
-        _check(p)
-
-
-@HYPO
-@given(shape=st.lists(st.integers(1, 12), min_size=0, max_size=5).map(tuple),
-       as_dict=st.booleans(), nan_fraction=st.floats(0, 1))
-def test_random_release_betas_shapes(templates, shape, as_dict, nan_fraction):
-    rng = np.random.default_rng(0)
-    arr = rng.standard_normal(shape).astype(np.float32)
-    arr[rng.random(shape) < nan_fraction] = np.nan
-    with fresh_copy(templates["release"]) as (d, _cache):
-        f = d / "GLMsingle_outputs" / "S01_sentences_TYPED_FITHRF_GLMDENOISE_RR.npy"  # converted first
-        f.unlink()
-        np.save(f, {"betasmd": arr} if as_dict else arr, allow_pickle=as_dict)
-        _check(d)
-
-
-@HYPO
-@given(rows=st.integers(0, 200), cols=st.integers(0, 20), which=st.sampled_from(["sentences", "word_clouds"]))
-def test_random_pereira_shapes(templates, rows, cols, which):
-    with fresh_copy(templates["pereira"]) as (p, _cache):
-        f = p / f"data_180concepts_{MAT_TOKENS[which]}.mat"
-        import scipy.io
-
-        d = scipy.io.loadmat(str(f), simplify_cells=True)
-        f.unlink()
-        scipy.io.savemat(str(f), {"examples": np.ones((rows, cols)), "keyConcept": np.array(d["keyConcept"],
-                                  dtype=object).reshape(-1, 1), "meta": d["meta"]})
-        _check(p)

@@ -89,8 +89,11 @@ def test_a_changed_parameter_changes_exactly_the_downstream_keys(tiny, tmp_path)
     a = {t.name: t for t in plan(read_recipe(_recipe(tmp_path, tiny, 6)), tiny)}
     b = {t.name: t for t in plan(read_recipe(_recipe(tmp_path, tiny, 5)), tiny)}
     changed = {n for n in a if a[n].key != b[n].key}
-    assert changed == {"encoding/minilm/word_clouds/rois", "encoding/minilm/word_clouds/areas", "report"}
-    assert downstream(list(a.values()), "consistency") == {"encoding/minilm/word_clouds/areas", "report"}
+    rois = {"encoding/minilm/word_clouds/rois", "encoding/minilm/word_clouds/rois/sub-M01",
+            "encoding/minilm/word_clouds/rois/sub-M02"}  # per-participant parts and their merge
+    assert changed == {*rois, "encoding/minilm/word_clouds/areas", "figures", "report"}
+    assert downstream(list(a.values()), "consistency") == {"encoding/minilm/word_clouds/areas", "figures",
+                                                           "report"}
     assert a["encoding/minilm/word_clouds/areas"].results_from == "consistency"
     assert a["features/minilm/word_clouds"].params["poolings"] == "mean"
 
@@ -122,15 +125,22 @@ def test_study_on_a_local_cluster(tiny, tmp_path):
     run = _cli("study", "run", str(recipe), "--out", str(out), "--workers", "2", "--device", "cpu")
     assert run.returncode == 0, run.stderr
     tasks = {t["name"]: t for t in json.loads((out / "study.json").read_text())["tasks"]}
-    assert len(tasks) == 6 and (out / "report.html").is_file()
+    assert len(tasks) == 9 and (out / "report.html").is_file()
     page = (out / "report.html").read_text()
     assert "quartile_lines" in page and "data:image/png;base64," in page and "encoding_summary.csv" in page
+    figures = task_dir(out, tasks["figures"]["key"])
+    for stem in ("fig2_group_consistency", "fig3_wholebrain_minilm", "fig4_quartile_lines",
+                 "fig12_quartile_heatmaps"):
+        assert all((figures / f"{stem}.{ext}").is_file() for ext in ("png", "svg", "csv")), stem
+        assert f'alt="{stem}"' in page
+    assert (figures / "group_statistics.csv").is_file() and "Settings: paper or leakage-free" in page
     # the same analyses one by one (the same code path): equal tables
     run_analysis(Registry().load("encoding"), tiny, {"model": "minilm", "paradigm": "word_clouds",
                        "target": "rois", "layer": "6", "participants": "all"}, tmp_path / "one", device="cpu")
     study_table = pd.read_csv(task_dir(out, tasks["encoding/minilm/word_clouds/rois"]["key"]) /
                               "encoding_summary.csv")
-    pd.testing.assert_frame_equal(study_table, pd.read_csv(tmp_path / "one" / "encoding_summary.csv"))
+    pd.testing.assert_frame_equal(study_table, pd.read_csv(tmp_path / "one" / "encoding_summary.csv"),
+                                  check_exact=False, rtol=1e-5)  # merged from per-participant tasks
     cons = {"n_permutations": "19", "split_halves": "false"}
     run_analysis(Registry().load("consistency"), tiny, cons, tmp_path / "cons", device="cpu")
     pd.testing.assert_frame_equal(
@@ -145,7 +155,9 @@ def test_study_on_a_local_cluster(tiny, tmp_path):
     changed = _cli("study", "run", str(_recipe(tmp_path, tiny, 5)), "--out", str(out), "--workers", "2")
     assert changed.returncode == 0, changed.stderr
     ran = {e["task"] for e in read_log(out)[n_events:] if e["state"] == "done"}
-    assert ran == {"encoding/minilm/word_clouds/rois", "encoding/minilm/word_clouds/areas", "report"}
+    assert ran == {"encoding/minilm/word_clouds/rois", "encoding/minilm/word_clouds/rois/sub-M01",
+                   "encoding/minilm/word_clouds/rois/sub-M02", "encoding/minilm/word_clouds/areas",
+                   "figures", "report"}
     # a task that raises: reported with its traceback, independent tasks complete, downstream blocked
     bad = _recipe(tmp_path, tiny, 4).read_text().replace(
         'targets = ["rois", "areas"]', 'targets = ["rois"]\nrois = "/no/such/rois.nii.gz"')

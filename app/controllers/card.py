@@ -17,6 +17,7 @@ import copy
 from PySide6.QtCore import QObject, Signal
 
 from app.state.model import Selection
+from app.views.pinned_cards import card_title
 from app.workers import Worker
 from core.errors import StudioError
 from core.inspect.voxel import add_null, add_quartile, collect
@@ -57,7 +58,11 @@ class CardController(QObject):
             w.show_error(str(exc))
             return
         self.state.select(Selection(hemi, vertex, xyz))
+        for view in getattr(w, "views", None).views if hasattr(w, "views") else ():
+            if view.selection != (hemi, vertex):  # a pick made in code: mark it in every view
+                view.select(hemi, vertex, emit=False)
         w.card.show_info(info)
+        w.docks["card"].setWindowTitle(f"Voxel card: {card_title(info)}")
         w.docks["card"].raise_()
         for older in self.pending:  # a newer pick supersedes the pending ones
             older.cancel()
@@ -103,3 +108,20 @@ class CardController(QObject):
         if self.state.dataset is None:
             return None
         return self.state.participant(pid if pid in self.state.participant_ids else None)
+
+    def pin(self):
+        """Keep the card shown in the pinned row (up to four); returns the pinned card or None."""
+        info = self.window.card.info
+        if info is None:
+            return None
+        card = self.window.pinned.pin(info)
+        self.window.docks["pinned"].show()
+        self.window.docks["pinned"].raise_()
+        return card
+
+    def nearest_significant(self):
+        """Move the selection to the nearest vertex with p < .05 in the map shown (the card follows)."""
+        target = self.window.cortex.select_nearest_significant()
+        if target is None:
+            self.window.log("nearest significant: the map shown has no p map, or no vertex has p < .05")
+        return target

@@ -142,11 +142,12 @@ class DatasetController(QObject):
         cortex = self.w.cortex
         cortex.reference_geometry = data.geometry
         if data.language is not None:
-            cortex.add_map(
-                VoxelMap(f"language_{pid}", data.language, data.geometry, units="language response",
-                         two_sided=True, meta={"participant": pid, "stat": "language"}),
-                show=cortex.current_map is None or cortex.current_map.startswith("language_"),
-            )
+            vmap = VoxelMap(f"language_{pid}", data.language, data.geometry, units="language response",
+                            two_sided=True, meta={"participant": pid, "stat": "language"})
+            shown = cortex.current_map is None or cortex.current_map.startswith("language_")
+            cortex.add_map(vmap, show=shown)
+            for view in self.w.views.views[1:]:  # the other views of a split viewer offer it too
+                view.add_map(vmap, show=False)
         self.participantShown.emit(pid)
 
     # ------------------------------------------------------------------ results folders

@@ -16,13 +16,15 @@ ROUTE_INTERVAL_MS = 40
 
 
 class ResultRouter(QObject):
-    """Sends outputs to ``cortex``, ``tables``, ``plots`` and ``rdms``."""
+    """Sends outputs to ``cortex``, ``tables``, ``plots`` and ``rdms``; ``side_views()`` -> the other
+    cortex views of a split viewer (each offers every map in its selector)."""
 
     drained = Signal()
 
-    def __init__(self, state, cortex, tables, plots, rdms) -> None:
+    def __init__(self, state, cortex, tables, plots, rdms, side_views=lambda: ()) -> None:
         super().__init__()
         self.cortex, self.tables, self.plots, self.rdms = cortex, tables, plots, rdms
+        self.side_views = side_views
         self._queue: list = []
         self._first_map = True
         state.subscribe("results", self._results_loaded)
@@ -58,6 +60,8 @@ class ResultRouter(QObject):
         out = self._queue.pop(0)
         if isinstance(out, VoxelMap):
             self.cortex.add_map(out, show=self._first_map and "layer" not in out.meta)
+            for view in self.side_views():
+                view.add_map(out, show=False)
             self._first_map = False
         elif isinstance(out, Table):
             self.tables.add_table(out)

@@ -81,7 +81,14 @@ def plan(recipe: Recipe, dataset: Path):
         hidden_size=lambda model: resolve_model(model).hidden,
         dataset_fingerprint=dataset_hash(dataset),
         code_version=code_version(),
+        participant_ids=_participant_ids(dataset),
     )
+
+
+def _participant_ids(dataset: Path) -> list[str]:
+    from core.data.readers import open_dataset
+
+    return list(open_dataset(dataset).participants)
 
 
 def run_task(task: dict, staging: Path, context: dict, upstream: dict[str, str]) -> None:
@@ -92,13 +99,75 @@ def run_task(task: dict, staging: Path, context: dict, upstream: dict[str, str])
         from core.study.folder import read_study
         from core.study.report import build_report
 
-        build_report(context["study_dir"], read_study(context["study_dir"]), staging / "report.html")
+        study = read_study(context["study_dir"])
+        build_report(context["study_dir"], study, staging / "report.html",
+                     settings_table(study["tasks"], context.get("preset")))
+    elif task["kind"] == "merge":
+        from core.study.merge import merge_parts
+
+        merge_parts([upstream[name] for name in task["upstream"]], staging)
+    elif task["kind"] == "figures":
+        from core.figures.study_figures import study_figures
+
+        groups: dict[str, list[str]] = {}
+        for t in read_tasks(context["study_dir"]):
+            if t["name"] in upstream and t.get("group"):
+                groups.setdefault(t["group"], []).append(upstream[t["name"]])
+        study_figures(groups, staging)
     else:
         from app.plugins.runner import run_analysis
 
         results = upstream.get(task["results_from"]) if task.get("results_from") else None
         run_analysis(_plugin(task["plugin"]), context["dataset"], task["params"], staging,
                      device=context["device"], results_dir=results, preset=context.get("preset"))
+
+
+def leakage(values: dict) -> str:
+    """Whether a run's layer/pooling choice can see its own test data (method.md: the paper selects on
+    all folds of the participant-pooled data; ``selection=nested`` or a fixed layer and pooling do not)."""
+    selecting = values.get("layer") == "select" or values.get("pooling") == "select"
+    if not selecting:
+        return "leakage-free (fixed layer and pooling)"
+    if values.get("selection") == "nested":
+        return "leakage-free (nested selection)"
+    if "selection" in values:
+        return "selection on all folds (the paper's; optimistic)"
+    return "reports both: max over layers (paper) and cross-validated selection"
+
+
+def settings_table(tasks: list[dict], preset: str | None):
+    """One row per analysis task and method parameter: the value used, the paper's value, whether it
+    follows the paper, and the task's leakage status (for the report's "Settings" table)."""
+    import pandas as pd
+
+    from app.plugins.presets import matching_presets, preset_values
+
+    rows = []
+    for task in tasks:
+        if task["kind"] not in ("plugin", "merge") or "/sub-" in task["name"]:
+            continue
+        cls = _plugin(task["plugin"])
+        values = resolved_params(task["plugin"], task["params"], preset)
+        try:
+            paper = preset_values(cls, "paper")
+        except Exception:  # noqa: BLE001 - a plugin without the paper preset: nothing to compare
+            paper = {}
+        status = leakage(values)
+        matched = ", ".join(matching_presets(cls, values)) or "-"
+        for name, value in values.items():
+            if name not in paper:
+                continue
+            rows.append({"task": task["name"], "parameter": name, "value": value, "paper": paper[name],
+                         "follows_paper": "yes" if value == paper[name] else "no", "presets": matched,
+                         "leakage": status})
+    return pd.DataFrame(rows)
+
+
+def read_tasks(study_dir: str | Path) -> list[dict]:
+    """The planned tasks of a study folder (study.json)."""
+    from core.study.folder import read_study
+
+    return read_study(study_dir)["tasks"]
 
 
 def _features(task: dict, staging: Path, context: dict) -> None:

@@ -8,8 +8,16 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure as MplFigure
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QFormLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.inspect.voxel import VoxelInfo
 
@@ -50,7 +58,11 @@ def quartile_text(info: VoxelInfo) -> str:
 
 
 class VoxelCard(QScrollArea):
-    """Shows a :class:`~core.inspect.voxel.VoxelInfo`."""
+    """Shows a :class:`~core.inspect.voxel.VoxelInfo`. Signals ``pinRequested()`` and
+    ``nearestRequested()`` (its Pin and Nearest significant buttons)."""
+
+    pinRequested = Signal()
+    nearestRequested = Signal()
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -87,6 +99,18 @@ class VoxelCard(QScrollArea):
         layout = QVBoxLayout(body)
         self.hint = QLabel("Click the cortex to inspect a voxel.")
         layout.addWidget(self.hint)
+        self.pin_button = QPushButton("Pin")
+        self.pin_button.setToolTip("keep this card for comparison (up to four)")
+        self.nearest_button = QPushButton("Nearest significant")
+        self.nearest_button.setToolTip("move the selection to the nearest vertex with p < .05 in the map "
+                                       "shown")
+        self.pin_button.clicked.connect(self.pinRequested)
+        self.nearest_button.clicked.connect(self.nearestRequested)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.pin_button)
+        buttons.addWidget(self.nearest_button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
         layout.addLayout(form)
         layout.addWidget(self.maps_label)
         layout.addWidget(self.null_canvas)

@@ -7,7 +7,10 @@ Tasks (in topological order):
   big models ask for a GPU.
 * ``consistency``: the consistency plugin over the study's participants (group map, areas, ROIs).
 * ``encoding/<model>/<paradigm>/<target>``: one per model x paradigm x target kind (areas get the
-  consistency results for the whole-brain comparison).
+  consistency results for the whole-brain comparison). Where each participant's scores depend on that
+  participant alone (no noise ceiling, no layer/pooling selection on the participant-pooled data: see
+  :func:`splittable`), voxel and ROI targets run as one task per participant
+  (``.../<target>/sub-<ID>``, on different workers) and this task merges them (``kind="merge"``).
 * ``quartiles/<model>/<paradigm>`` and ``rsa/<model>``; any other (third-party) plugin: one task.
 * ``report``: the HTML report over everything.
 
@@ -35,13 +38,14 @@ class Task:
     """One unit of work. ``results_from``: the upstream task whose folder is the plugin's results input."""
 
     name: str
-    kind: str  # "features", "plugin" or "report"
+    kind: str  # "features", "plugin", "merge" (of per-participant parts), "figures" or "report"
     plugin: str | None = None
     params: dict[str, str] = field(default_factory=dict)
     upstream: list[str] = field(default_factory=list)
     results_from: str | None = None
     gpu: bool = False
     key: str = ""
+    group: str = ""  # the figure/report group: "encoding", "quartiles", ... ("" = none)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -55,14 +59,23 @@ def task_key(task: Task, preset: str | None, dataset_fingerprint: str, code_vers
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
 
+def splittable(values: dict) -> bool:
+    """Whether an encoding run's per-participant scores are independent of the other participants: no
+    noise ceiling and no paper-style selection of layer/pooling on the participant-pooled responses (the
+    paper preset has both, so its encoding stays one task per model x paradigm x target)."""
+    selecting = values.get("layer") == "select" or values.get("pooling") == "select"
+    return not values.get("noise_ceiling") and not (selecting and values.get("selection") == "paper")
+
+
 def build_graph(recipe, resolved: Callable[[str, dict], dict], select_poolings: Callable[[str], tuple],
                 hidden_size: Callable[[str], int | None], dataset_fingerprint: str,
-                code_version: str) -> list[Task]:
+                code_version: str, participant_ids: list[str] | None = None) -> list[Task]:
     """Tasks of ``recipe`` in topological order, keyed.
 
     resolved(plugin, params) -> the plugin's final typed parameter values (preset applied);
     select_poolings(model) -> the model's candidates for ``pooling=select``; hidden_size(model) -> int
-    or None.
+    or None; participant_ids: the dataset's participants (for per-participant encoding tasks; None:
+    no split).
     """
     participants = ",".join(recipe.participants) if recipe.participants else "all"
     tasks: list[Task] = []
@@ -71,7 +84,8 @@ def build_graph(recipe, resolved: Callable[[str, dict], dict], select_poolings: 
     analyses = recipe.analyses
     if "consistency" in analyses:
         plan.append(Task("consistency", "plugin", "consistency", {**analyses["consistency"],
-                                                                   "participants": participants}))
+                                                                   "participants": participants},
+                         group="consistency"))
     has_consistency = "consistency" in analyses
 
     def want(model: str, paradigms, values: dict) -> list[str]:
@@ -90,8 +104,18 @@ def build_graph(recipe, resolved: Callable[[str, dict], dict], select_poolings: 
                     params = {**analyses["encoding"], "model": model, "paradigm": paradigm, "target": target,
                               "participants": participants}
                     values = resolved("encoding", params)
-                    task = Task(f"encoding/{model}/{paradigm}/{target}", "plugin", "encoding", params,
-                                want(model, [paradigm], values))
+                    name = f"encoding/{model}/{paradigm}/{target}"
+                    pids = recipe.participants or participant_ids or []
+                    if target != "areas" and len(pids) > 1 and splittable(values):
+                        feats = want(model, [paradigm], values)
+                        parts = [Task(f"{name}/sub-{pid}", "plugin", "encoding",
+                                      {**params, "participants": pid}, list(feats)) for pid in pids]
+                        plan += parts
+                        plan.append(Task(name, "merge", "encoding", params, [t.name for t in parts],
+                                         group="encoding"))
+                        continue
+                    task = Task(name, "plugin", "encoding", params, want(model, [paradigm], values),
+                                group="encoding")
                     if target == "areas" and has_consistency:
                         task.upstream.append("consistency")
                         task.results_from = "consistency"
@@ -101,12 +125,12 @@ def build_graph(recipe, resolved: Callable[[str, dict], dict], select_poolings: 
                           "participants": participants}
                 values = resolved("quartiles", params)
                 plan.append(Task(f"quartiles/{model}/{paradigm}", "plugin", "quartiles", params,
-                                 want(model, [paradigm], values)))
+                                 want(model, [paradigm], values), group="quartiles"))
         if "rsa" in analyses:
             params = {**analyses["rsa"], "model": model, "participants": participants}
             values = resolved("rsa", params)
             paradigms = RSA_PARADIGMS.get(values.get("condition", "text"), ("sentences",))
-            task = Task(f"rsa/{model}", "plugin", "rsa", params, want(model, paradigms, values))
+            task = Task(f"rsa/{model}", "plugin", "rsa", params, want(model, paradigms, values), group="rsa")
             if values.get("sig_voxels_only") and has_consistency:
                 task.upstream.append("consistency")
                 task.results_from = "consistency"
@@ -120,6 +144,9 @@ def build_graph(recipe, resolved: Callable[[str, dict], dict], select_poolings: 
                           {"model": model, "paradigm": paradigm, "poolings": ",".join(sorted(poolings))},
                           gpu=bool(hidden and hidden >= GPU_HIDDEN)))
     tasks += plan
+    grouped = [t.name for t in plan if t.group]
+    if grouped:  # the group steps and the paper's figures over every analysis (core.figures.study_figures)
+        tasks.append(Task("figures", "figures", None, {}, grouped))
     tasks.append(Task("report", "report", None, {}, [t.name for t in tasks]))
     keys: dict[str, str] = {}
     for task in tasks:

@@ -1,5 +1,6 @@
-"""The study's ``report.html``: one self-contained page (figures embedded as PNG data, sortable tables,
-the recipe, each task's parameters, provenance and timing, and whether its settings follow the paper)."""
+"""The study's ``report.html``: one self-contained page (figures embedded as PNG data URIs, sortable
+tables with a few lines of inline JS, the recipe, each task's parameters, provenance and timing, and a
+table of which settings follow the paper and which are leakage-free)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ from core.study.folder import read_log, task_dir
 MAX_ROWS = 200  # rows of each table shown on the page (the CSV next to it has all)
 
 _SORT_JS = """
+window.addEventListener('load', function () {  // each figure's decoded size (0x0: it did not decode)
+  document.querySelectorAll('img').forEach(function (img) {
+    img.dataset.decoded = img.naturalWidth + 'x' + img.naturalHeight;
+  });
+});
 document.querySelectorAll('table.sortable th').forEach(function (th, col) {
   th.addEventListener('click', function () {
     var table = th.closest('table'), body = table.tBodies[0];
@@ -53,6 +59,31 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def _img(png: Path, caption: str) -> str:
+    data = base64.b64encode(png.read_bytes()).decode()
+    return (f'<figure><img class="figure" alt="{html.escape(png.stem)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def _figures_section(folder: Path) -> str:
+    """The study's figures (the ``figures`` task): each PNG embedded, its SVG and CSV named."""
+    parts = ["<h2 id='figures'>Figures</h2>"]
+    for png in sorted(folder.glob("fig*.png"), key=lambda p: (len(p.stem.split("_")[0]), p.stem)):
+        parts.append(_img(png, f"{png.stem}: PNG, SVG and the CSV behind it ({png.stem}.csv) in {folder}"))
+    stats = folder / "group_statistics.csv"
+    if stats.is_file():
+        parts.append("<h3>Group statistics (one-sided t-test of r > 0 over participants, BH q)</h3>"
+                     + _table(pd.read_csv(stats)))
+    return "\n".join(parts)
+
+
+def _provenance(prov: dict) -> str:
+    keep = {k: prov[k] for k in ("analysis", "dataset", "device", "created", "versions", "platform", "models",
+                                 "seed", "command") if k in prov}
+    text = html.escape(json.dumps(keep, indent=1, default=str))
+    return f"<details><summary>provenance</summary><pre>{text}</pre></details>"
+
+
 def _task_section(name: str, folder: Path) -> str:
     parts = [f'<h2 id="{html.escape(name)}">{html.escape(name)}</h2>']
     prov_path = folder / "provenance.json"
@@ -62,10 +93,9 @@ def _task_section(name: str, folder: Path) -> str:
         params = ", ".join(f"{k}={v}" for k, v in prov.get("parameters", {}).items())
         parts.append(f"<p><b>follows presets:</b> {html.escape(matched)}<br><b>parameters:</b> "
                      f"{html.escape(params)}<br><b>wall time:</b> {prov.get('wall_time_s', '?')} s</p>")
+        parts.append(_provenance(prov))
     for png in sorted(folder.glob("*.png")):
-        data = base64.b64encode(png.read_bytes()).decode()
-        parts.append(f'<figure><img alt="{html.escape(png.stem)}" src="data:image/png;base64,{data}">'
-                     f"<figcaption>{html.escape(png.name)}</figcaption></figure>")
+        parts.append(_img(png, png.name))
     for csv in sorted(folder.glob("*.csv")):
         try:
             frame = pd.read_csv(csv)
@@ -75,8 +105,13 @@ def _task_section(name: str, folder: Path) -> str:
     return "\n".join(parts)
 
 
-def build_report(study_dir: str | Path, study: dict, out: str | Path) -> Path:
-    """Write the report of the study in ``study_dir`` (``study`` = the study.json record) to ``out``."""
+def build_report(study_dir: str | Path, study: dict, out: str | Path,
+                 settings: pd.DataFrame | None = None) -> Path:
+    """Write the report of the study in ``study_dir`` (``study`` = the study.json record) to ``out``.
+
+    settings : optional rows (task, parameter, value, paper value, follows paper, leakage) that the app
+        derives from the plugins' presets; shown as the "Settings" table.
+    """
     study_dir = Path(study_dir)
     tasks = study["tasks"]
     last = {}
@@ -89,11 +124,25 @@ def build_report(study_dir: str | Path, study: dict, out: str | Path) -> Path:
         seconds = json.loads(done.read_text(encoding="utf-8")).get("seconds", "") if done.is_file() else ""
         rows.append({"task": t["name"], "state": state, "seconds": seconds, "key": t["key"]})
     overview = pd.DataFrame(rows)
-    sections = [_task_section(t["name"], task_dir(study_dir, t["key"])) for t in tasks
-                if t["kind"] == "plugin" and (task_dir(study_dir, t["key"]) / "task.json").is_file()]
+    finished = [t for t in tasks if (task_dir(study_dir, t["key"]) / "task.json").is_file()]
+    sections = [_figures_section(task_dir(study_dir, t["key"])) for t in finished if t["kind"] == "figures"]
+    sections += [_task_section(t["name"], task_dir(study_dir, t["key"])) for t in finished
+                 if t["kind"] in ("plugin", "merge")]
+    timings = overview[overview["seconds"] != ""].copy()
+    by_kind = ""
+    if not timings.empty:
+        timings["kind"] = timings["task"].str.split("/").str[0]
+        timings["seconds"] = timings["seconds"].astype(float)
+        by_kind = _table(timings.groupby("kind", sort=False)["seconds"].agg(["count", "sum", "max"])
+                         .reset_index().rename(columns={"sum": "total_s", "max": "max_s"}))
+    settings_html = "" if settings is None or settings.empty else (
+        "<h2 id='settings'>Settings: paper or leakage-free</h2>" + _table(settings))
+    name, planned = html.escape(str(study.get("name", ""))), html.escape(str(study.get("planned", "?")))
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>Study report</title>"
-            f"<style>{_CSS}</style></head><body><h1>Study report</h1>"
-            f"<h2>Tasks</h2>{_table(overview)}"
+            f"<style>{_CSS}</style></head><body><h1>Study report: {name}</h1>"
+            f"<p>planned {planned}; {len(finished)} of {len(tasks)} tasks "
+            f"finished</p><h2>Tasks (per-task timings)</h2>{_table(overview)}"
+            f"<h3>Time per task kind</h3>{by_kind}{settings_html}"
             f"<h2>Recipe</h2><pre>{html.escape(study.get('recipe', ''))}</pre>"
             + "\n".join(sections) + f"<script>{_SORT_JS}</script></body></html>")
     out = Path(out)
