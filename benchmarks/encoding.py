@@ -12,7 +12,7 @@ Usage: python benchmarks/encoding.py [--targets 50000] [--peer-targets 5000] [--
 ``--stimulus VOXELS`` instead runs the voxelwise stimulus-level case (issue 12): X 900 x 384 (a decaying,
 LM-like spectrum), Y 900 x VOXELS, 5 folds, one layer; it reports the fraction of the float32 GEMM rate
 (measured before and after ours, the mean used) that our solver reaches, counting the FLOP model of
-core/analyses/ridge.py, and where the time goes on fold 1 (decomposition, GEMMs, scoring, refit and
+core/analyses/encoding/ridge.py, and where the time goes on fold 1 (decomposition, GEMMs, scoring, refit and
 prediction, Pearson r).
 """
 
@@ -59,7 +59,7 @@ def ours(X, Y, folds, device):
     flops = 0.0
     for train, test in folds:  # useful GEMM work actually done (deduplicated alphas)
         dec = R.decompose(X[train])
-        prep = R._prepare(dec, R.PAPER_ALPHAS, R._Ops("numpy", "cpu", "float32"))
+        prep = R._prepare(dec, R.PAPER_ALPHAS, R._namespace("numpy", "cpu", "float32"))
         n, r = dec.U.shape
         flops += 2.0 * Y.shape[1] * r * (n * prep.n_unique + n + len(test))
     return elapsed, res, flops
@@ -110,11 +110,11 @@ def stimulus_problem(n_voxels: int, seed: int = 0):
 
 
 def flop_model(X, n_targets, folds) -> float:
-    """FLOPs of the solver's GEMM work (module docstring of core/analyses/ridge.py), distinct alphas."""
+    """FLOPs of the solver's GEMM work (docstring of core/analyses/encoding/ridge.py), distinct alphas."""
     total = 0.0
     for train, test in folds:
         dec = R.decompose(X[train])
-        prep = R._prepare(dec, R.PAPER_ALPHAS, R._Ops("numpy", "cpu", "float32"))
+        prep = R._prepare(dec, R.PAPER_ALPHAS, R._namespace("numpy", "cpu", "float32"))
         n, r = dec.U.shape
         total += 2.0 * n_targets * r * (n * prep.n_unique + n + len(test))
     return total
@@ -125,10 +125,10 @@ def stage_profile(X, Y, train, test) -> dict[str, float]:
     clock = {k: 0.0 for k in ("decomposition", "Z GEMM", "LOO GEMM", "alpha scoring",
                               "choice", "refit + prediction", "Pearson r", "target copies")}
     t = time.perf_counter()
-    ops = R._Ops("numpy", "cpu", "float32")
+    xp = R._namespace("numpy", "cpu", "float32")
     dec = R.decompose(X[train])
-    prep = R._prepare(dec, R.PAPER_ALPHAS, ops)
-    LU = ops.put(((np.asarray(X[test], np.float64) - dec.x_mean) @ dec.Xc.T) @ dec.U)
+    prep = R._prepare(dec, R.PAPER_ALPHAS, xp)
+    LU = xp.asarray(((np.asarray(X[test], np.float64) - dec.x_mean) @ dec.Xc.T) @ dec.U)
     clock["decomposition"] += time.perf_counter() - t
     T = Y.shape[1]
     chunk = R._chunk_size(prep.n_unique, dec.n, 4, R.DEFAULT_CHUNK_BYTES, T)
@@ -137,17 +137,17 @@ def stage_profile(X, Y, train, test) -> dict[str, float]:
         t0 = time.perf_counter()
         Ytr = np.asarray(Y[train, cols], np.float64)
         y_mean = Ytr.mean(axis=0)
-        Yc = ops.put(Ytr - y_mean)
+        Yc = xp.asarray(Ytr - y_mean)
         t1 = time.perf_counter()
         Z = R._project(prep, Yc)
         t2 = time.perf_counter()
-        N = ops.matmul(prep.M, Z)
+        N = xp.matmul(prep.M, Z, out=xp.workspace((prep.M.shape[0], Z.shape[1])))
         t3 = time.perf_counter()
-        mse = R._loo_scores(prep, N, Yc, ops)
+        mse = R._loo_scores(prep, N, Yc, xp)
         t4 = time.perf_counter()
         best = R._select(mse)
         t5 = time.perf_counter()
-        pred = R._fit_weights(prep, best, Z, ops, LU)
+        pred = R._fit_weights(prep, best, Z, xp, LU)
         t6 = time.perf_counter()
         R.pearson_columns(pred, Y[test, cols])
         t7 = time.perf_counter()

@@ -65,13 +65,7 @@ class Registry:
 
     def describe_all(self) -> dict[str, Manifest | type[AnalysisPlugin]]:
         """Every plugin that can be described; failures land in :attr:`errors`."""
-        out = {}
-        for name in self.names():
-            try:
-                out[name] = self.describe(name)
-            except PluginError:
-                continue
-        return out
+        return self._every(self.describe)
 
     def load(self, name: str) -> type[AnalysisPlugin]:
         """Import and check one plugin class; raise PluginError (and remember it) on failure."""
@@ -101,10 +95,13 @@ class Registry:
 
     def load_all(self) -> dict[str, type[AnalysisPlugin]]:
         """Every plugin that loads; failures land in :attr:`errors`."""
+        return self._every(self.load)
+
+    def _every(self, get) -> dict:
         out = {}
         for name in self.names():
             try:
-                out[name] = self.load(name)
+                out[name] = get(name)
             except PluginError:
                 continue
         return out
