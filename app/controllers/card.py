@@ -58,7 +58,7 @@ class CardController(QObject):
             w.show_error(str(exc))
             return
         self.state.select(Selection(hemi, vertex, xyz))
-        for view in getattr(w, "views", None).views if hasattr(w, "views") else ():
+        for view in w.views.views:
             if view.selection != (hemi, vertex):  # a pick made in code: mark it in every view
                 view.select(hemi, vertex, emit=False)
         w.card.show_info(info)
