@@ -31,18 +31,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from _common import append_results  # noqa: E402
+from _common import PeakRSS, append_results  # noqa: E402
 
 from core.analyses.consistency.statistic import permutation_test  # noqa: E402
 
@@ -78,27 +76,6 @@ def paper_voxel_test(profiles: np.ndarray, n_permutations: int = N_PERM, p_thres
             return 0
     return 1
 
-
-class PeakRSS:
-    """Sample this process's resident memory every 5 ms while the block runs."""
-
-    def __enter__(self):
-        self.proc = psutil.Process()
-        self.base = self.peak = self.proc.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-            time.sleep(0.005)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.proc.memory_info().rss)
 
 
 

@@ -34,7 +34,6 @@ import gc
 import json
 import os
 import sys
-import threading
 import time
 import tracemalloc
 from pathlib import Path
@@ -45,7 +44,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from _common import machine_line  # noqa: E402
+from _common import PeakRSS, machine_line  # noqa: E402
 
 from core.analyses.consistency.statistic import permutation_test  # noqa: E402
 from core.analyses.encoding.cv import kfold_labels  # noqa: E402
@@ -101,28 +100,6 @@ def rsa_case(s: dict, rng: np.random.Generator):
 
 CASES = {"consistency": consistency_case, "encoding": encoding_case, "rsa": rsa_case}
 
-
-class PeakRSS:
-    """Peak resident memory above the level at entry, sampled every 5 ms (bytes)."""
-
-    def __enter__(self):
-        self.proc = psutil.Process()
-        self.base = self.peak = self.proc.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-            time.sleep(0.005)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.proc.memory_info().rss)
-        self.delta = self.peak - self.base
 
 
 def _timed(run) -> tuple[float, float]:

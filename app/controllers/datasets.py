@@ -52,7 +52,7 @@ class DatasetController(QObject):
     def __init__(self, window, state, pool, settings) -> None:
         super().__init__()
         self.w, self.state, self.pool, self.settings = window, state, pool, settings
-        self.loading: dict[Worker, str] = {}  # workers alive until delivered
+        self.loading: set[Worker] = set()  # workers kept alive until delivered
         self._opening: str | None = None  # the dataset being opened in the background
 
     # ------------------------------------------------------------------ datasets
@@ -178,7 +178,7 @@ class DatasetController(QObject):
             return []
 
     def _start(self, worker: Worker, on_result) -> Worker:
-        self.loading[worker] = ""
+        self.loading.add(worker)
         worker.signals.progress.connect(self.w.show_progress)
         worker.signals.result.connect(on_result)
         worker.signals.error.connect(self.w.show_error)
@@ -188,7 +188,7 @@ class DatasetController(QObject):
     def _released(self) -> None:
         sender = self.sender()
         for worker in [wk for wk in self.loading if wk.signals is sender]:
-            del self.loading[worker]
+            self.loading.discard(worker)
 
     def busy(self) -> bool:
         """True while a dataset, participant or results folder is being read."""
