@@ -205,3 +205,25 @@ def test_cli_writes_features(gpt2, tmp_path, monkeypatch, capsys):
     assert main(["features", "--list"]) == 0
     listing = capsys.readouterr().out
     assert "smollm2-135m" in listing and "llava-hf/llava-1.5-7b-hf" in listing
+
+
+def test_several_poolings_come_from_one_forward_pass(gpt2, tmp_path, monkeypatch):
+    """dataset_poolings extracts every pooling in one pass (one extraction call), equal to one call per
+    pooling, and caches each; a later call with a cached and a new pooling extracts only the new one."""
+    from core.features.dataset import dataset_poolings
+
+    ds = types.SimpleNamespace(stimuli=small_table(), path=tmp_path)
+    calls = []
+    real = extract_module.extract_hidden_states
+    monkeypatch.setattr(extract_module, "extract_hidden_states",
+                        lambda model, texts, poolings, **k: calls.append(tuple(poolings))
+                        or real(model, texts, poolings, **k))
+    both = dataset_poolings(ds, str(gpt2), "sentences", ("mean", "last_tok"), cache_dir=tmp_path / "c")
+    assert calls == [("mean", "last_tok")] and list(both) == ["mean", "last_tok"]
+    for pooling in ("mean", "last_tok"):
+        alone = dataset_features(ds, str(gpt2), "sentences", pooling, use_cache=False)
+        np.testing.assert_array_equal(both[pooling].hidden, alone.hidden)
+        assert both[pooling].cache_file.is_file()
+    calls.clear()
+    again = dataset_poolings(ds, str(gpt2), "sentences", ("last_tok", "first_tok"), cache_dir=tmp_path / "c")
+    assert calls == [("first_tok",)] and again["last_tok"].from_cache

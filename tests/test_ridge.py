@@ -150,3 +150,34 @@ def test_fused_scoring_equals_numpy_passes(n, p, monkeypatch):
     ok = informative & (fused.alpha == plain.alpha)
     assert_f32_close(fused.loo_mse[ok], plain.loo_mse[ok])
     assert_f32_close(fused.r[ok], plain.r[ok])
+
+
+def test_an_alpha_without_a_loo_residual_is_never_chosen():
+    """An item with d = 0 at an alpha (all its leverage in directions that alpha leaves unshrunk, exactly
+    zero complement) has no LOO residual there: that alpha's LOO error is infinite, without warnings, and
+    a NaN error never wins the choice (np.argmin would pick it)."""
+    import warnings
+
+    from core.analyses.encoding.ridge import _loo_chunk, _namespace, _prepare, _select, decompose
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((60, 12))
+    dec = decompose(X)
+    assert dec.complement is not None
+    dec.complement[0] = 0.0  # item 0: nothing outside the span of Xc
+    xp = _namespace(None, "cpu", "float32")
+    Y = rng.standard_normal((60, 7)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        prep = _prepare(dec, PAPER_ALPHAS, xp)
+        mse, _ = _loo_chunk(prep, xp.asarray(Y - Y.mean(0)), xp)
+    tiny = PAPER_ALPHAS < 1e-12  # shrinkage flushed to zero: d_0 = 0
+    assert prep.undefined[tiny].all() and not prep.undefined[PAPER_ALPHAS > 1e-3].any()
+    assert np.isinf(mse[prep.undefined]).all() and np.isfinite(mse[~prep.undefined]).all()
+    best = _select(mse, np.float32)
+    assert not prep.undefined[best].any()
+    cols = np.arange(mse.shape[1])  # the lowest error, up to the float32 tie tolerance (84 eps)
+    assert (mse[best, cols] <= mse.min(axis=0) * (1 + 84 * np.finfo(np.float32).eps)).all()
+    assert (mse[:best.min()] > mse.min(axis=0) * (1 + 84 * np.finfo(np.float32).eps)).all()
+    mse[5, :] = np.nan
+    assert (_select(mse, np.float32) != 5).all()

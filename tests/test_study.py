@@ -16,6 +16,7 @@ from app.plugins.study_task import plan, read_recipe
 from core.study.folder import read_log, study_lock, task_dir
 from core.study.graph import downstream
 from core.study.recipe import StudyError
+from tests.tolerance import R_F32
 
 RECIPE = """
 name = "tiny"
@@ -27,6 +28,7 @@ n_permutations = 19
 split_halves = false
 [analyses.encoding]
 targets = ["rois", "areas"]
+chunks = {{rois = 2}}
 layer = {layer}
 [analyses.quartiles]
 layer = 6
@@ -62,6 +64,9 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     ('dataset = "x"\n[analyses.consistency]\nwhatever = 1\n', "analyses.consistency"),
     ('dataset = "x"\n[analyses.nosuch]\n', "analyses.nosuch"),
     ('dataset = "x"\n[analyses.encoding]\nmodel = "gpt2"\n', "set by the study"),
+    ('dataset = "x"\n[analyses.encoding]\ntarget_chunk = "1/2"\n', "target_chunk: set by the study"),
+    ('dataset = "x"\n[analyses.encoding]\nchunks = 0\n', "chunks.voxels: expected an integer from 1"),
+    ('dataset = "x"\n[analyses.encoding]\nchunks = {cells = 2}\n', "chunks.cells: unknown target kind"),
     ('dataset = "x"\n[analyses.consistency]\n[cluster]\ncores = "many"\n', "cluster.cores: expected int"),
     ('[analyses.consistency]\n', "dataset: missing"),
     ('dataset = "/no/such/folder"\n[analyses.consistency]\n', "does not exist"),
@@ -89,9 +94,8 @@ def test_a_changed_parameter_changes_exactly_the_downstream_keys(tiny, tmp_path)
     a = {t.name: t for t in plan(read_recipe(_recipe(tmp_path, tiny, 6)), tiny)}
     b = {t.name: t for t in plan(read_recipe(_recipe(tmp_path, tiny, 5)), tiny)}
     changed = {n for n in a if a[n].key != b[n].key}
-    rois = {"encoding/minilm/word_clouds/rois", "encoding/minilm/word_clouds/rois/sub-M01",
-            "encoding/minilm/word_clouds/rois/sub-M02"}  # per-participant parts and their merge
-    assert changed == {*rois, "encoding/minilm/word_clouds/areas", "figures", "report"}
+    encoding = {n for n in a if n.startswith("encoding/")}  # the merges and their parts
+    assert len(encoding) == 8 and changed == {*encoding, "figures", "report"}
     assert downstream(list(a.values()), "consistency") == {"encoding/minilm/word_clouds/areas", "figures",
                                                            "report"}
     assert a["encoding/minilm/word_clouds/areas"].results_from == "consistency"
@@ -125,7 +129,10 @@ def test_study_on_a_local_cluster(tiny, tmp_path):
     run = _cli("study", "run", str(recipe), "--out", str(out), "--workers", "2", "--device", "cpu")
     assert run.returncode == 0, run.stderr
     tasks = {t["name"]: t for t in json.loads((out / "study.json").read_text())["tasks"]}
-    assert len(tasks) == 9 and (out / "report.html").is_file()
+    assert len(tasks) == 13 and (out / "report.html").is_file()
+    rois = "encoding/minilm/word_clouds/rois"
+    assert {n for n, t in tasks.items() if t.get("part_of") == rois} == {
+        f"{rois}/chunk-{i}of2/sub-M0{p}" for i in (1, 2) for p in (1, 2)}  # chunks x participants
     page = (out / "report.html").read_text()
     assert "quartile_lines" in page and "data:image/png;base64," in page and "encoding_summary.csv" in page
     figures = task_dir(out, tasks["figures"]["key"])
@@ -140,7 +147,7 @@ def test_study_on_a_local_cluster(tiny, tmp_path):
     study_table = pd.read_csv(task_dir(out, tasks["encoding/minilm/word_clouds/rois"]["key"]) /
                               "encoding_summary.csv")
     pd.testing.assert_frame_equal(study_table, pd.read_csv(tmp_path / "one" / "encoding_summary.csv"),
-                                  check_exact=False, rtol=1e-5)  # merged from per-participant tasks
+                                  check_exact=False, **R_F32)  # merged from chunk x participant tasks
     cons = {"n_permutations": "19", "split_halves": "false"}
     run_analysis(Registry().load("consistency"), tiny, cons, tmp_path / "cons", device="cpu")
     pd.testing.assert_frame_equal(
@@ -155,9 +162,7 @@ def test_study_on_a_local_cluster(tiny, tmp_path):
     changed = _cli("study", "run", str(_recipe(tmp_path, tiny, 5)), "--out", str(out), "--workers", "2")
     assert changed.returncode == 0, changed.stderr
     ran = {e["task"] for e in read_log(out)[n_events:] if e["state"] == "done"}
-    assert ran == {"encoding/minilm/word_clouds/rois", "encoding/minilm/word_clouds/rois/sub-M01",
-                   "encoding/minilm/word_clouds/rois/sub-M02", "encoding/minilm/word_clouds/areas",
-                   "figures", "report"}
+    assert ran == {n for n in tasks if n.startswith("encoding/")} | {"figures", "report"}
     # a task that raises: reported with its traceback, independent tasks complete, downstream blocked
     bad = _recipe(tmp_path, tiny, 4).read_text().replace(
         'targets = ["rois", "areas"]', 'targets = ["rois"]\nrois = "/no/such/rois.nii.gz"')

@@ -61,7 +61,7 @@ def test_per_participant_parts_merged_equal_one_unsplit_run(tiny, tmp_path, monk
     assert prov["parameters"]["participants"] == "M01,M02,M03" and len(prov["merged_from"]) == 3
 
 
-def test_graph_splits_only_where_participants_are_independent(tiny, tmp_path):
+def test_graph_splits_participants_where_independent_and_targets_into_chunks(tiny, tmp_path):
     from app.plugins.study_task import plan, read_recipe
 
     base = (f'dataset = "{tiny}"\nmodels = ["minilm"]\nparadigms = ["word_clouds"]\n'
@@ -72,13 +72,24 @@ def test_graph_splits_only_where_participants_are_independent(tiny, tmp_path):
     assert merge.kind == "merge" and merge.upstream == [f"encoding/minilm/word_clouds/rois/sub-M0{i}"
                                                         for i in (1, 2, 3)]
     assert names["encoding/minilm/word_clouds/rois/sub-M02"].params["participants"] == "M02"
-    assert names["encoding/minilm/word_clouds/areas"].kind == "plugin"  # whole-brain comparison: group
+    areas = names["encoding/minilm/word_clouds/areas"]  # the whole-brain comparison: made by the merge
+    assert areas.kind == "merge" and len(areas.upstream) == 3
     assert names["figures"].upstream == ["encoding/minilm/word_clouds/rois",
                                          "encoding/minilm/word_clouds/areas"]
-    # the paper's selection on participant-pooled data and the noise ceiling couple the participants
-    (tmp_path / "paper.toml").write_text('preset = "paper"\n' + base)
-    names = {t.name for t in plan(read_recipe(tmp_path / "paper.toml"), tiny)}
-    assert not any("/sub-" in n for n in names)
+    # the paper's selection on participant-pooled data and the noise ceiling couple the participants,
+    # not the targets: chunks only (voxels: 8 by default; areas: as the recipe says)
+    (tmp_path / "paper.toml").write_text('preset = "paper"\n' + base.replace(
+        '"areas"]\n', '"areas", "voxels"]\nchunks = {areas = 3}\n'))
+    tasks = plan(read_recipe(tmp_path / "paper.toml"), tiny)
+    assert not any("/sub-" in t.name for t in tasks)
+    parts = {}
+    for t in tasks:
+        if t.part_of:
+            parts.setdefault(t.part_of, []).append(t.params["target_chunk"])
+    assert parts == {"encoding/minilm/word_clouds/areas": ["1/3", "2/3", "3/3"],
+                     "encoding/minilm/word_clouds/voxels": [f"{i}/8" for i in range(1, 9)]}
+    merge = {t.name: t for t in tasks}["encoding/minilm/word_clouds/areas"]
+    assert merge.results_from == "consistency" or "consistency" not in {t.name for t in tasks}
 
 
 def test_group_statistics_match_scipy():
@@ -181,3 +192,26 @@ def test_report_renders_in_headless_chromium(tmp_path):
     pixels = np.asarray(Image.open(shot).convert("RGB"), np.int16)
     red = (pixels[..., 0] > 200) & (pixels[..., 1] < 80) & (pixels[..., 2] < 80)
     assert pixels.std() > 10 and red.sum() > 500  # the figures' red lines are on the rendered page
+
+
+def test_priorities_start_the_critical_path_first(tiny, tmp_path):
+    """Bottom-level priorities: the heaviest chain (the larger model's sentence features, then what
+    needs them) outranks everything else, and every task outranks its dependants."""
+    from app.plugins.study_task import plan, read_recipe
+    from core.study.graph import priorities
+
+    (tmp_path / "r.toml").write_text(f'dataset = "{tiny}"\nmodels = ["minilm", "smollm2-135m"]\n'
+                                     'paradigms = ["word_clouds", "sentences"]\n'
+                                     '[analyses.encoding]\ntargets = ["rois"]\nlayer = 3\n')
+    tasks = plan(read_recipe(tmp_path / "r.toml"), tiny)
+    level = priorities(tasks)
+    features = sorted((t.name for t in tasks if t.kind == "features"), key=level.get, reverse=True)
+    assert features[0] == "features/smollm2-135m/sentences"
+    assert level["features/minilm/word_clouds"] == min(level[f] for f in features)
+    for t in tasks:
+        assert all(level[u] > level[t.name] for u in t.upstream), t.name
+    # a path's level is the sum of its weights down to the report
+    by = {t.name: t for t in tasks}
+    chain = ["features/smollm2-135m/sentences", "encoding/smollm2-135m/sentences/rois/sub-M01",
+             "encoding/smollm2-135m/sentences/rois", "figures", "report"]
+    assert level[chain[0]] >= round(100 * sum(by[n].weight for n in chain)) - len(chain)

@@ -137,6 +137,11 @@ class AnalysisPlugin:
     def run(self, inputs: RunInputs, params: dict, progress: ProgressFn, cancel: CancelToken) -> RunResult:
         raise NotImplementedError
 
+    def finish_merge(self, folder: Path, inputs: RunInputs, params: dict) -> RunResult | None:
+        """After a study merged the parts of a split run into ``folder`` (tables concatenated, maps
+        filled): the outputs that need every part (e.g. curves over all targets), or None."""
+        return None
+
     @classmethod
     def param(cls, name: str) -> Param:
         return find_param(cls.name, cls.params, name)

@@ -31,9 +31,7 @@ class EncodingPlugin(AnalysisPlugin):
 
     def run(self, inputs, params, progress, cancel):
         from core.analyses.consistency import consistency_results
-        from core.analyses.encoding import encoding_tables, run_encoding
-        from core.outputs import Table
-
+        from core.analyses.encoding import encoding_tables, parse_chunk, run_encoding
         dataset = inputs.open_dataset()
         pids = choose_participants(params["participants"], dataset.participants)
         paradigms = choose_paradigms(params["paradigm"], dataset.paradigms)
@@ -45,7 +43,8 @@ class EncodingPlugin(AnalysisPlugin):
             from core.atlas.specs import resolve_parcels
 
             resolve_parcels(params["parcels"])  # a wrong parcels= path fails before the ridge work too
-        target_fn, union = _targets(dataset, pids, params)
+        chunk = parse_chunk(params["target_chunk"])
+        target_fn, union = _targets(dataset, pids, params, chunk)
         runs: list[EncodingRun] = []
         jobs = [(m, p) for m in models for p in paradigms]
         for n, (model, paradigm) in enumerate(jobs):
@@ -59,35 +58,74 @@ class EncodingPlugin(AnalysisPlugin):
             "seed": params["seed"], "items": {f"{r.model}/{r.paradigm}": r.n_items for r in runs},
         }
         scores, summary, curves = encoding_tables(runs)
-        outputs = [
-            Table("encoding_scores", scores, "Pearson r and alpha per participant x target x fold"),
-            Table("encoding_summary", summary, "per target: fold-mean r, best layer and pooling"),
-            Table("layer_curves", curves, "cross-validated r per layer and pooling"),
-        ]
-        outputs += layer_curve_outputs(runs, curves)
+        outputs = tables_outputs(scores, summary, curves)
         if params["target"] == "voxels":
             outputs += voxel_maps(runs, dataset, union, params["layer_maps"], multi=len(jobs) > 1)
+        if chunk is not None:  # curves over all targets and the whole-brain comparison: when merged
+            provenance["target_chunk"] = f"{chunk[0]}/{chunk[1]}"
+            return RunResult(outputs, provenance)
+        outputs += layer_curve_outputs(runs, curves)
         if params["target"] == "areas":
             outputs += wholebrain_outputs(summary, inputs.results_dir, dataset, pids, params)
         return RunResult(outputs, provenance)
 
+    def finish_merge(self, folder, inputs, params):
+        """The merged tables of a run split into target chunks or participants (``folder``), in the
+        order an unsplit run writes them, and the outputs over all targets: layer curves and, for
+        areas, the whole-brain comparison."""
+        from core.analyses.encoding import merged_order
+        from core.export.readers import read_table
 
-def _targets(dataset, pids, params):
+        frames = {name: merged_order(read_table(folder / f"{name}.csv"), name)
+                  for name in ("encoding_scores", "encoding_summary", "layer_curves")}
+        summary, curves = frames["encoding_summary"], frames["layer_curves"]
+        outputs = tables_outputs(frames["encoding_scores"], summary, curves)
+        outputs += layer_curve_outputs(_curve_runs(curves), curves)
+        if params["target"] == "areas":
+            dataset = inputs.open_dataset()
+            pids = tuple(dict.fromkeys(summary["participant"].astype(str)))
+            outputs += wholebrain_outputs(summary, inputs.results_dir, dataset, pids, params)
+        return RunResult(outputs, {"merged": True})
+
+
+def tables_outputs(scores, summary, curves) -> list:
+    from core.outputs import Table
+
+    return [
+        Table("encoding_scores", scores, "Pearson r and alpha per participant x target x fold"),
+        Table("encoding_summary", summary, "per target: fold-mean r, best layer and pooling"),
+        Table("layer_curves", curves, "cross-validated r per layer and pooling"),
+    ]
+
+
+def _curve_runs(curves: pd.DataFrame) -> list:
+    """Stand-ins for the runs of a merged layer_curves table (model, paradigm, poolings, layers)."""
+    from types import SimpleNamespace
+
+    out = []
+    for (model, paradigm), g in curves.groupby(["model", "paradigm"], sort=False):
+        out.append(SimpleNamespace(model=model, paradigm=paradigm, layers=np.unique(g["layer"].to_numpy()),
+                                   poolings=tuple(dict.fromkeys(g["pooling"]))))
+    return out
+
+
+def _targets(dataset, pids, params, chunk=None):
     from core.analyses.consistency import union_geometry
-    from core.analyses.encoding import atlas_targets, voxel_targets
+    from core.analyses.encoding import atlas_targets, chunk_keys, voxel_targets
     from core.atlas.specs import resolve_atlas, resolve_rois
 
     kind = params["target"]
     if kind == "voxels":
         geoms = [dataset.participant(p).geometry for p in pids]
         union = union_geometry(geoms)
-        return voxel_targets(union), union
+        keep = None if chunk is None else chunk_keys(np.arange(union.n_voxels), chunk)
+        return voxel_targets(union, keep), union
     if kind == "rois":
-        return atlas_targets(kind, resolve_rois(params["rois"], params["roi_table"] or None)), None
+        return atlas_targets(kind, resolve_rois(params["rois"], params["roi_table"] or None), chunk), None
     atlas = resolve_atlas(params["atlas"], params["atlas_table"] or None)
     if atlas is None:
         raise ParameterError("target=areas needs an atlas ('glasser' or a NIfTI path), not 'none'")
-    return atlas_targets(kind, atlas), None
+    return atlas_targets(kind, atlas, chunk), None
 
 
 def layer_curve_outputs(runs: list[EncodingRun], curves: pd.DataFrame) -> list[LayerCurve]:
@@ -124,18 +162,35 @@ def voxel_maps(runs, dataset, union, layer_maps: bool, multi: bool) -> list[Voxe
         for ps in run.participants:
             geom = dataset.participant(ps.participant).geometry
             stem = f"sub-{ps.participant}{tag}"
-            out.append(VoxelMap(f"{stem}_r", ps.scores.mean_r, geom, "Pearson r",
+            full = _full_map(ps.targets.columns, geom.n_voxels)
+            out.append(VoxelMap(f"{stem}_r", full(ps.scores.mean_r), geom, "Pearson r",
                                 f"cross-validated encoding r ({run.model}, {run.paradigm})", True,
                                 {**meta, "participant": ps.participant, "stat": "r"}))
-            best = mode_per_column(ps.scores.layer).astype(np.float32)
+            best = full(mode_per_column(ps.scores.layer).astype(np.float32))
             out.append(VoxelMap(f"{stem}_best_layer", best, geom,
                                 "layer", "chosen hidden state per voxel", False,
                                 {**meta, "participant": ps.participant, "stat": "best_layer"}))
             if layer_maps and ps.scores.curves is not None and len(run.layers) > 1:
-                out += _layer_maps(ps.scores.curves, run, geom, stem, ps.participant)
+                out += _layer_maps(full(ps.scores.curves), run, geom, stem, ps.participant)
         if layer_maps and run.group_curves is not None and len(run.layers) > 1:
             out += _layer_maps(group_layer_values(run, union.n_voxels), run, union, f"group{tag}", "group")
     return out
+
+
+def _full_map(columns, n_voxels: int):
+    """values (..., T) of a chunk's targets -> (..., n_voxels) with NaN outside the chunk (identity
+    when the run has every voxel)."""
+
+    def scatter(values):
+        if columns is None:
+            return values
+        values = np.asarray(values)
+        out = np.full(values.shape[:-1] + (n_voxels,), np.nan, np.float32 if values.dtype == np.float32
+                      else np.float64)
+        out[..., columns] = values
+        return out
+
+    return scatter
 
 
 def _layer_maps(curves, run, geometry, stem, participant) -> list[VoxelMap]:

@@ -82,7 +82,16 @@ def plan(recipe: Recipe, dataset: Path):
         dataset_fingerprint=dataset_hash(dataset),
         code_version=code_version(),
         participant_ids=_participant_ids(dataset),
+        model_cost=_model_cost,
     )
+
+
+def _model_cost(model: str) -> float:
+    """Relative cost of a model per stimulus (layers x hidden size^2; minilm = 1), for priorities."""
+    from core.features.registry import resolve_model
+
+    spec = resolve_model(model)
+    return (spec.n_layers or 12) * (spec.hidden or 768) ** 2 / (6 * 384**2)
 
 
 def _participant_ids(dataset: Path) -> list[str]:
@@ -103,9 +112,7 @@ def run_task(task: dict, staging: Path, context: dict, upstream: dict[str, str])
         build_report(context["study_dir"], study, staging / "report.html",
                      settings_table(study["tasks"], context.get("preset")))
     elif task["kind"] == "merge":
-        from core.study.merge import merge_parts
-
-        merge_parts([upstream[name] for name in task["upstream"]], staging)
+        _merge(task, staging, context, upstream)
     elif task["kind"] == "figures":
         from core.figures.study_figures import study_figures
 
@@ -120,6 +127,24 @@ def run_task(task: dict, staging: Path, context: dict, upstream: dict[str, str])
         results = upstream.get(task["results_from"]) if task.get("results_from") else None
         run_analysis(_plugin(task["plugin"]), context["dataset"], task["params"], staging,
                      device=context["device"], results_dir=results, preset=context.get("preset"))
+
+
+def _merge(task: dict, staging: Path, context: dict, upstream: dict[str, str]) -> None:
+    """Merge a split run's parts (core.study.merge), then let the plugin add what needs every part."""
+    from app.plugins.base import RunInputs
+    from app.plugins.runner import checked_outputs
+    from core.export.writers import write_outputs
+    from core.study.merge import merge_parts
+
+    results_from = task.get("results_from")
+    merge_parts([upstream[name] for name in task["upstream"] if name != results_from], staging)
+    cls = _plugin(task["plugin"])
+    prior = {"consistency": Path(upstream[results_from])} if results_from else None
+    inputs = RunInputs(Path(context["dataset"]), context["device"], prior=prior)
+    result = cls().finish_merge(staging, inputs, resolved_params(task["plugin"], task["params"],
+                                                                 context.get("preset")))
+    if result is not None:
+        write_outputs(checked_outputs(cls, result), staging)
 
 
 def leakage(values: dict) -> str:
@@ -144,7 +169,7 @@ def settings_table(tasks: list[dict], preset: str | None):
 
     rows = []
     for task in tasks:
-        if task["kind"] not in ("plugin", "merge") or "/sub-" in task["name"]:
+        if task["kind"] not in ("plugin", "merge") or task.get("part_of"):
             continue
         cls = _plugin(task["plugin"])
         values = resolved_params(task["plugin"], task["params"], preset)
@@ -172,13 +197,14 @@ def read_tasks(study_dir: str | Path) -> list[dict]:
 
 def _features(task: dict, staging: Path, context: dict) -> None:
     from core.data.readers import open_dataset
-    from core.features.dataset import dataset_features
+    from core.features.dataset import dataset_poolings
 
     dataset = open_dataset(context["dataset"])
     params = task["params"]
     record = {"model": params["model"], "paradigm": params["paradigm"], "poolings": {}}
-    for pooling in params["poolings"].split(","):
-        feats = dataset_features(dataset, params["model"], params["paradigm"], pooling, context["device"])
+    poolings = tuple(params["poolings"].split(","))  # one forward pass for all of them
+    for pooling, feats in dataset_poolings(dataset, params["model"], params["paradigm"], poolings,
+                                           context["device"]).items():
         record["poolings"][pooling] = {"model_id": feats.model_id, "revision": feats.revision,
                                        "n_layers": int(feats.n_layers)}
     (staging / "features.json").write_text(json.dumps(record, indent=1), encoding="utf-8")

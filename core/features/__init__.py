@@ -7,6 +7,7 @@
 - :mod:`core.features.texts`: ``stimulus_texts(stimuli_table, paradigm, model_kind)``;
 - :mod:`core.features.dataset`: ``dataset_features(dataset, model, paradigm, pooling)`` ->
   ``StimulusFeatures`` (cached as safetensors by :mod:`core.features.cache`), ``.for_events(events)``;
+  ``dataset_poolings(..., poolings)`` -> ``{pooling: StimulusFeatures}`` from one forward pass;
 - :mod:`core.features.batching`: the pad-id rule, token-budget batches, right padding (shared by the
   text and VLM paths); :mod:`core.features.streaming`: per-layer pooling by forward hooks;
 - :mod:`core.features.vlm`: Qwen2.5-VL, LLaVA and FLAVA inputs; :mod:`core.features.vlm_parts`: their

@@ -189,6 +189,24 @@ def dataset_features(
     device: str = "auto",
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    **options: Any,
+) -> StimulusFeatures:
+    """Pooled hidden states of every stimulus of ``paradigm`` in ``dataset`` for one ``pooling`` (see
+    :func:`dataset_poolings`, which takes the same keyword options)."""
+    if isinstance(pooling, (list, tuple)):
+        raise ParameterError("dataset_features takes one pooling; use dataset_poolings for several")
+    found = dataset_poolings(dataset, model, paradigm, (pooling,), device, progress, cancel, **options)
+    return found[pooling]
+
+
+def dataset_poolings(
+    dataset: Any,
+    model: Any,
+    paradigm: str,
+    poolings: tuple[str, ...] = ("mean",),
+    device: str = "auto",
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
     *,
     batch_size: int | None = None,
     dtype: str = "float32",
@@ -196,29 +214,29 @@ def dataset_features(
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
     trust_remote_code: bool = False,
-) -> StimulusFeatures:
-    """Pooled hidden states of every stimulus of ``paradigm`` in ``dataset`` (cached on disk).
+) -> dict[str, StimulusFeatures]:
+    """Pooled hidden states of every stimulus of ``paradigm`` in ``dataset`` (cached on disk), for
+    every pooling in ``poolings`` from one forward pass over the stimuli.
 
     Parameters
     ----------
     dataset : a :class:`core.data.dataset.Dataset` (its ``stimuli`` table is used), or None with ``stimuli``.
     model : registry key, hub id, local folder, LoadedModel or (model, tokenizer) pair.
     paradigm : ``sentences``, ``pictures`` or ``word_clouds``.
-    pooling : ``mean``, ``last_tok`` or ``first_tok``.
+    poolings : any of ``mean``, ``last_tok``, ``first_tok``.
     stimuli : a stimulus table (DataFrame or path) that overrides ``dataset.stimuli``.
     cache_dir : cache root (default :func:`core.features.cache.feature_cache_dir`); ``use_cache=False``
         always recomputes and writes nothing.
 
     Returns
     -------
-    :class:`StimulusFeatures`; ``.for_events(participant.events[paradigm])`` gives per-trial rows.
+    {pooling: :class:`StimulusFeatures`}; ``.for_events(participant.events[paradigm])`` gives per-trial
+    rows.
     """
     from core.features.loading import LoadedModel
     from core.features.registry import ModelSpec, resolve_model
     from core.features.texts import stimulus_texts
 
-    if isinstance(pooling, (list, tuple)):
-        raise ParameterError("dataset_features takes one pooling; use features_for_texts for several")
     table = _stimuli_frame(dataset, stimuli)
     if isinstance(model, LoadedModel):
         vlm = model.spec.is_vlm
@@ -232,7 +250,7 @@ def dataset_features(
         model,
         frame,
         paradigm,
-        (pooling,),
+        tuple(poolings),
         batch_size=batch_size,
         device=device,
         dtype=dtype,
@@ -241,4 +259,4 @@ def dataset_features(
         trust_remote_code=trust_remote_code,
         progress=progress,
         cancel=cancel,
-    )[pooling]
+    )

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.study.folder import append_log, is_done, staged_task_dir, study_lock, task_dir
-from core.study.graph import Task
+from core.study.graph import Task, priorities
 from core.study.recipe import StudyError
 
 #: retries of a failed task (Dask ``retries``) before it is reported as failed
@@ -99,6 +99,7 @@ def run_study(tasks: list[Task], study_dir: str | Path, runner: Callable, contex
         gpu_workers = any((w.get("resources") or {}).get("GPU") for w in
                           client.scheduler_info().get("workers", {}).values())
         futures, states, by_future = {}, {}, {}
+        priority = priorities(tasks)
         for task in tasks:
             if is_done(study_dir, task.key):
                 states[task.name] = "cached"
@@ -107,6 +108,7 @@ def run_study(tasks: list[Task], study_dir: str | Path, runner: Callable, contex
             upstream = [futures.get(u) or str(task_dir(study_dir, _key(tasks, u))) for u in task.upstream]
             future = client.submit(execute_task, runner, task.to_dict(), str(study_dir), context, *upstream,
                                    key=f"{task.name}-{task.key}", retries=RETRIES, pure=False,
+                                   priority=priority[task.name],
                                    resources={"GPU": 1} if task.gpu and gpu_workers else None)
             futures[task.name] = future
             by_future[future.key] = task

@@ -7,10 +7,14 @@ Tasks (in topological order):
   big models ask for a GPU.
 * ``consistency``: the consistency plugin over the study's participants (group map, areas, ROIs).
 * ``encoding/<model>/<paradigm>/<target>``: one per model x paradigm x target kind (areas get the
-  consistency results for the whole-brain comparison). Where each participant's scores depend on that
-  participant alone (no noise ceiling, no layer/pooling selection on the participant-pooled data: see
-  :func:`splittable`), voxel and ROI targets run as one task per participant
-  (``.../<target>/sub-<ID>``, on different workers) and this task merges them (``kind="merge"``).
+  consistency results for the whole-brain comparison). Its targets are split into the recipe's
+  ``chunks`` for that kind (``.../<target>/chunk-<i>of<n>``, parameter ``target_chunk=i/n``: every
+  per-target result, the paper's group selection and noise ceiling included, depends on that target
+  alone); where each participant's scores also depend on that participant alone (no noise ceiling, no
+  layer/pooling selection on the participant-pooled data: see :func:`splittable`), each part is split
+  further into one task per participant (``.../sub-<ID>``). The parts run on different workers and
+  this task merges them (``kind="merge"``; the plugin's ``finish_merge`` adds the curves over all
+  targets and, for areas, the whole-brain comparison).
 * ``quartiles/<model>/<paradigm>`` and ``rsa/<model>``; any other (third-party) plugin: one task.
 * ``report``: the HTML report over everything.
 
@@ -27,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 MODEL_ANALYSES = ("encoding", "quartiles", "rsa")
+#: sentences per concept (the other paradigms: one input per concept), for the tasks' weights
+SENTENCES_PER_CONCEPT = 6
 #: models of this size or larger ask for a GPU (hidden size; the paper's 7B-class models)
 GPU_HIDDEN = 3000
 RSA_PARADIGMS = {"text": ("sentences", "word_clouds"), "text+image": ("sentences", "word_clouds", "pictures"),
@@ -46,6 +52,8 @@ class Task:
     gpu: bool = False
     key: str = ""
     group: str = ""  # the figure/report group: "encoding", "quartiles", ... ("" = none)
+    part_of: str = ""  # the merge task this task is a part of ("" = none)
+    weight: float = 1.0  # rough relative cost, for the scheduling priorities (not part of the key)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -67,15 +75,31 @@ def splittable(values: dict) -> bool:
     return not values.get("noise_ceiling") and not (selecting and values.get("selection") == "paper")
 
 
+def split_parts(task: Task, n_chunks: int, pids: list[str]) -> list[Task]:
+    """The parts of a split encoding ``task``: ``n_chunks`` target chunks (``.../chunk-<i>of<n>``,
+    parameter ``target_chunk``), each split per participant (``.../sub-<ID>``) when ``pids`` are given;
+    [] when nothing splits."""
+    chunks = [(f"/chunk-{i}of{n_chunks}", f"{i}/{n_chunks}") for i in range(1, n_chunks + 1)]
+    parts = []
+    for tag, chunk in chunks if n_chunks > 1 else [("", "")]:
+        extra = {"target_chunk": chunk} if chunk else {}
+        for pid in pids or [None]:
+            name = f"{task.name}{tag}" + (f"/sub-{pid}" if pid else "")
+            params = {**task.params, **extra, **({"participants": pid} if pid else {})}
+            parts.append(Task(name, "plugin", task.plugin, params, list(task.upstream), part_of=task.name))
+    return parts if (n_chunks > 1 or pids) else []
+
+
 def build_graph(recipe, resolved: Callable[[str, dict], dict], select_poolings: Callable[[str], tuple],
                 hidden_size: Callable[[str], int | None], dataset_fingerprint: str,
-                code_version: str, participant_ids: list[str] | None = None) -> list[Task]:
+                code_version: str, participant_ids: list[str] | None = None,
+                model_cost: Callable[[str], float] | None = None) -> list[Task]:
     """Tasks of ``recipe`` in topological order, keyed.
 
     resolved(plugin, params) -> the plugin's final typed parameter values (preset applied);
     select_poolings(model) -> the model's candidates for ``pooling=select``; hidden_size(model) -> int
     or None; participant_ids: the dataset's participants (for per-participant encoding tasks; None:
-    no split).
+    no split); model_cost(model) -> its relative cost per stimulus (for the tasks' ``weight``).
     """
     participants = ",".join(recipe.participants) if recipe.participants else "all"
     tasks: list[Task] = []
@@ -106,16 +130,14 @@ def build_graph(recipe, resolved: Callable[[str, dict], dict], select_poolings: 
                     values = resolved("encoding", params)
                     name = f"encoding/{model}/{paradigm}/{target}"
                     pids = recipe.participants or participant_ids or []
-                    if target != "areas" and len(pids) > 1 and splittable(values):
-                        feats = want(model, [paradigm], values)
-                        parts = [Task(f"{name}/sub-{pid}", "plugin", "encoding",
-                                      {**params, "participants": pid}, list(feats)) for pid in pids]
-                        plan += parts
-                        plan.append(Task(name, "merge", "encoding", params, [t.name for t in parts],
-                                         group="encoding"))
-                        continue
                     task = Task(name, "plugin", "encoding", params, want(model, [paradigm], values),
                                 group="encoding")
+                    parts = split_parts(task, recipe.chunks.get(target, 1),
+                                        pids if len(pids) > 1 and splittable(values) else [])
+                    if parts:
+                        plan += parts
+                        task = Task(name, "merge", "encoding", params, [t.name for t in parts],
+                                    group="encoding")
                     if target == "areas" and has_consistency:
                         task.upstream.append("consistency")
                         task.results_from = "consistency"
@@ -148,12 +170,31 @@ def build_graph(recipe, resolved: Callable[[str, dict], dict], select_poolings: 
     if grouped:  # the group steps and the paper's figures over every analysis (core.figures.study_figures)
         tasks.append(Task("figures", "figures", None, {}, grouped))
     tasks.append(Task("report", "report", None, {}, [t.name for t in tasks]))
+    for task in tasks:
+        model = task.params.get("model")
+        if model in recipe.models and model_cost is not None:
+            paradigm = task.params.get("paradigm", "sentences")  # RSA: its sentence features dominate
+            task.weight = model_cost(model) * (SENTENCES_PER_CONCEPT if paradigm == "sentences" else 1)
     keys: dict[str, str] = {}
     for task in tasks:
         task.key = task_key(task, recipe.preset, dataset_fingerprint, code_version,
                             [keys[u] for u in task.upstream])
         keys[task.name] = task.key
     return tasks
+
+
+def priorities(tasks: list[Task]) -> dict[str, int]:
+    """Scheduling priority per task (higher runs first among ready tasks): its bottom level, the
+    heaviest path from it to the end of the graph (the tasks' ``weight``), so that the critical path
+    (e.g. the largest model's sentence features, then its encodings) starts first."""
+    level: dict[str, float] = {}
+    below: dict[str, list[str]] = {t.name: [] for t in tasks}
+    for t in tasks:
+        for u in t.upstream:
+            below.setdefault(u, []).append(t.name)
+    for t in reversed(tasks):  # topological order reversed: every dependant first
+        level[t.name] = t.weight + max((level[d] for d in below[t.name]), default=0.0)
+    return {name: int(round(100 * value)) for name, value in level.items()}
 
 
 def downstream(tasks: list[Task], name: str) -> set[str]:

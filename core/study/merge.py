@@ -1,8 +1,9 @@
-"""Merging the per-participant parts of a split task (``kind="merge"``) into the folder an unsplit run
-writes: every CSV concatenated in the parts' order (the order an unsplit run lists its participants
-in), every file that only one part wrote (its participant's maps) copied, and a provenance that names
-the parts. Files that several parts wrote under one name (per-run figures, provenance, manifests) are
-not copied: they describe one participant, not the group."""
+"""Merging the parts of a split task (``kind="merge"``: per participant or per target chunk) into the
+folder an unsplit run writes: every CSV concatenated in the parts' order, every file that only one part
+wrote (a participant's maps) copied, maps that several parts wrote under one name (a chunk's voxels of
+one participant, NaN elsewhere) filled from each other, and a provenance that names the parts. Other
+files that several parts wrote under one name (per-run figures, provenance, manifests) are not copied:
+they describe one part, not the whole; the plugin's ``finish_merge`` remakes what needs every part."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ SKIP = {"task.json"}
 def merge_parts(parts: list[str | Path], out: str | Path) -> dict[str, list[str]]:
     """Merge the finished part folders ``parts`` into ``out``.
 
-    Returns {"concatenated": CSV names, "copied": file names, "dropped": names written by several parts}.
+    Returns {"concatenated": CSV names, "copied": file names, "filled": maps written by several parts,
+    "dropped": other names written by several parts}.
     A part's CSV that cannot be read raises :class:`core.errors.DataError` naming the file.
     """
     parts = [Path(p) for p in parts]
@@ -31,7 +33,7 @@ def merge_parts(parts: list[str | Path], out: str | Path) -> dict[str, list[str]
         for path in sorted(part.rglob("*")):
             if path.is_file() and path.name not in SKIP:
                 seen.setdefault(str(path.relative_to(part)), []).append(path)
-    report: dict[str, list[str]] = {"concatenated": [], "copied": [], "dropped": []}
+    report: dict[str, list[str]] = {"concatenated": [], "copied": [], "filled": [], "dropped": []}
     for rel, paths in sorted(seen.items()):
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -48,6 +50,9 @@ def merge_parts(parts: list[str | Path], out: str | Path) -> dict[str, list[str]
         elif len(paths) == 1:
             shutil.copyfile(paths[0], target)
             report["copied"].append(rel)
+        elif rel.endswith((".nii", ".nii.gz")):
+            fill_maps(paths, target)
+            report["filled"].append(rel)
         else:
             report["dropped"].append(rel)
     provenance = {"merged_from": [str(p) for p in parts], "files": report}
@@ -63,3 +68,20 @@ def merge_parts(parts: list[str | Path], out: str | Path) -> dict[str, list[str]
         provenance = {**base, **provenance}
     (out / "provenance.json").write_text(json.dumps(provenance, indent=1, default=str), encoding="utf-8")
     return report
+
+
+def fill_maps(paths: list[Path], target: Path) -> None:
+    """One NIfTI map from several of the same grid: each voxel takes its value from the first map where
+    it is finite (NaN where none is). DataError naming the file for a map of another grid."""
+    import nibabel as nib
+    import numpy as np
+
+    first = nib.load(paths[0])
+    data = np.asarray(first.dataobj, dtype=np.float32)
+    for path in paths[1:]:
+        img = nib.load(path)
+        if img.shape != first.shape or not np.allclose(img.affine, first.affine):
+            raise DataError(path, f"a part's map is on another grid than {paths[0].name}")
+        other = np.asarray(img.dataobj, dtype=np.float32)
+        data = np.where(np.isfinite(data), data, other)
+    nib.save(nib.Nifti1Image(data, first.affine, first.header), target)

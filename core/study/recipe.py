@@ -15,6 +15,7 @@ key and the reason (:class:`StudyError`).
     n_permutations = 1000
     [analyses.encoding]
     targets = ["areas", "rois"]      # one task per target kind
+    chunks = {voxels = 8}            # split a kind's targets into tasks (an int: voxels and areas)
     [analyses.quartiles]
     [analyses.rsa]
 
@@ -41,10 +42,14 @@ TOP_KEYS = {"name": str, "dataset": str, "preset": str, "participants": (str, li
 CLUSTER_KEYS = {"queue": str, "cores": int, "memory": str, "walltime": str, "gpus": int, "processes": int,
                 "job_extra": list, "account": str, "jobs": int}
 #: per-analysis keys the study sets itself (one task per value) rather than passing through
-STUDY_SET = {"encoding": ("model", "paradigm", "participants", "target"),
+STUDY_SET = {"encoding": ("model", "paradigm", "participants", "target", "target_chunk"),
              "quartiles": ("model", "paradigm", "participants"),
              "rsa": ("model", "participants"), "consistency": ("participants",)}
 DEVICES = ("auto", "cpu", "cuda", "mps")
+TARGETS = ("voxels", "areas", "rois")
+#: encoding target chunks per kind unless the recipe says otherwise (whole-brain voxels: several workers)
+DEFAULT_CHUNKS = {"voxels": 8, "areas": 1, "rois": 1}
+MAX_CHUNKS = 1024
 
 
 @dataclass
@@ -61,6 +66,8 @@ class Recipe:
     device: str = "auto"
     analyses: dict[str, dict[str, str]] = field(default_factory=dict)
     targets: list[str] = field(default_factory=lambda: ["areas", "rois"])
+    #: target kind -> number of chunks its encoding tasks are split into (core.study.graph)
+    chunks: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_CHUNKS))
     cluster: dict = field(default_factory=dict)
 
     def dataset_path(self) -> Path | None:
@@ -85,6 +92,21 @@ def _strings(path: Path, key: str, values: list) -> list[str]:
     if not values or not all(isinstance(v, str) and v.strip() for v in values):
         raise _fail(path, key, "expected a non-empty list of names")
     return [v.strip() for v in values]
+
+
+def _chunks(path: Path, key: str, value) -> dict[str, int]:
+    """``chunks = N`` (voxels and areas) or ``chunks = {voxels = N, areas = M, rois = K}``."""
+    given = {"voxels": value, "areas": value} if isinstance(value, int) else value
+    if not isinstance(given, dict):
+        raise _fail(path, key, f"expected an integer or a table of target kinds, got {value!r}")
+    out = dict(DEFAULT_CHUNKS)
+    for kind, n in given.items():
+        if kind not in TARGETS:
+            raise _fail(path, f"{key}.{kind}", f"unknown target kind (known: {', '.join(TARGETS)})")
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_CHUNKS:
+            raise _fail(path, f"{key}.{kind}", f"expected an integer from 1 to {MAX_CHUNKS}, got {n!r}")
+        out[kind] = n
+    return out
 
 
 def _param_text(value) -> str:
@@ -138,9 +160,11 @@ def load_recipe(path: str | Path, validate_analysis=None) -> Recipe:
         params = dict(params)
         if name == "encoding" and "targets" in params:
             recipe.targets = _strings(path, f"{key}.targets", params.pop("targets"))
-            bad = [t for t in recipe.targets if t not in ("voxels", "areas", "rois")]
+            bad = [t for t in recipe.targets if t not in TARGETS]
             if bad:
                 raise _fail(path, f"{key}.targets", f"unknown target {bad[0]!r} (voxels, areas, rois)")
+        if name == "encoding" and "chunks" in params:
+            recipe.chunks = _chunks(path, f"{key}.chunks", params.pop("chunks"))
         for set_key in STUDY_SET.get(name, ()):
             if set_key in params:
                 raise _fail(path, f"{key}.{set_key}", "set by the study (use the top-level models, "

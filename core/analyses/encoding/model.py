@@ -188,6 +188,12 @@ class ChosenScores:
         """Fold-mean r per target (NaN folds skipped)."""
         return fold_mean(self.r)
 
+    def columns(self, cols: slice) -> ChosenScores:
+        """The scores of the targets ``cols`` (a slice of the target axis)."""
+        curves = None if self.curves is None else self.curves[..., cols]
+        return ChosenScores(self.poolings, self.r[:, cols], self.alpha[:, cols], self.pooling[:, cols],
+                            self.layer[:, cols], curves)
+
 
 def score_with_choice(
     X: dict[str, np.ndarray],

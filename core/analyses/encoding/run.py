@@ -13,7 +13,6 @@ ceiling, the group pass streams over chunks of the union target keys, its accumu
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,6 +27,7 @@ from core.analyses.encoding.model import (
     make_items,
     score_with_choice,
 )
+from core.analyses.encoding.results import EncodingRun, PaperChoice, ParticipantScores, Targets
 from core.analyses.encoding.selection import nested_scores, paper_selection
 from core.errors import DataError, ParameterError
 from core.progress import CancelToken, ProgressFn, check_cancel, no_progress, sub_progress
@@ -36,64 +36,8 @@ from core.stats.noise_ceiling import NoiseCeiling, nsd_from_moments
 SELECT = "select"
 #: default bound on the group pass's per-chunk accumulators (bytes), see :func:`group_results`.
 DEFAULT_GROUP_BYTES = 1 << 30
-
-
-@dataclass
-class Targets:
-    """Encoding targets of one participant.
-
-    kind : ``voxels``, ``areas``, ``rois`` or ``cells``; names : (T,) str; keys : (T,) int common ids;
-    values : paradigm -> trial-level values (n_trials, T); n_voxels : (T,) voxels averaged into each
-    target (1 for voxel targets), the weight of the paper's voxel-level group average.
-    """
-
-    kind: str
-    names: np.ndarray
-    keys: np.ndarray
-    values: Callable[[str], np.ndarray]
-    n_voxels: np.ndarray | None = None
-
-
-@dataclass
-class PaperChoice:
-    """The paper's selection: one (pooling index, layer id) per group target key, chosen on the
-    participant-pooled responses; ``curves`` are the group layer scores it came from."""
-
-    keys: np.ndarray
-    pooling: np.ndarray
-    layer: np.ndarray
-    curves: LayerScores
-
-    def for_keys(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        col = np.searchsorted(self.keys, keys)
-        if np.any(col >= self.keys.size) or np.any(self.keys[np.minimum(col, self.keys.size - 1)] != keys):
-            raise DataError("encoding", "a target has no layer/pooling choice from the group selection")
-        return self.pooling[col], self.layer[col]
-
-
-@dataclass
-class ParticipantScores:
-    participant: str
-    targets: Targets
-    scores: ChosenScores
-
-
-@dataclass
-class EncodingRun:
-    """Everything a run produced for one model x paradigm."""
-
-    model: str
-    paradigm: str
-    poolings: tuple[str, ...]
-    layers: np.ndarray
-    participants: list[ParticipantScores]
-    group_keys: np.ndarray | None = None  # union keys (paper selection / noise ceiling)
-    group_curves: LayerScores | None = None  # paper selection on participant-averaged data
-    noise_ceiling: NoiseCeiling | None = None
-    model_id: str = ""
-    revision: str | None = None
-    n_items: dict[str, int] = field(default_factory=dict)
-    choice: PaperChoice | None = None  # the paper's (pooling, layer) per group key
+#: default bound on the item responses of participants scored in one batch (bytes), see run_encoding
+DEFAULT_BATCH_BYTES = 256 << 20
 
 
 class _Accumulator:
@@ -156,6 +100,7 @@ def run_encoding(
     choice_key: Callable[[np.ndarray], np.ndarray] | None = None,
     pool_voxels: bool = False,
     group_chunk_bytes: int = DEFAULT_GROUP_BYTES,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
 ) -> EncodingRun:
     """Encode ``targets`` of every participant from ``model`` features of ``paradigm`` (method.md §3.4–3.5).
 
@@ -167,8 +112,12 @@ def run_encoding(
     pool_voxels : the paper's group average over voxel-level rows (each participant's target weighs by
     its number of voxels times trials) instead of over target-mean rows (trials only).
     group_chunk_bytes : bound on the group pass's accumulators (see :func:`group_results`).
+    batch_bytes : participants with the same items are scored together while their item responses
+    (float32 n_items x targets each) fit in this many bytes: one set of ridge decompositions per batch
+    instead of per participant (areas and ROIs: every participant in one batch; whole-brain voxels:
+    one participant per batch).
     """
-    from core.features.dataset import dataset_features
+    from core.features.dataset import dataset_poolings
     from core.features.registry import resolve_model
 
     if paradigm not in dataset.paradigms:
@@ -178,11 +127,9 @@ def run_encoding(
     spec = resolve_model(model)
     poolings, mode = _candidates(spec, layer, pooling)
     participants = tuple(participants or dataset.participants)
-    feats = {}
-    for n, p in enumerate(poolings):
-        check_cancel(cancel)
-        step = sub_progress(progress, 0.3 * n / len(poolings), 0.3 * (n + 1) / len(poolings))
-        feats[p] = dataset_features(dataset, spec, paradigm, p, device, step, cancel)
+    check_cancel(cancel)  # every candidate pooling from one forward pass
+    feats = dataset_poolings(dataset, spec, paradigm, poolings, device, sub_progress(progress, 0.0, 0.3),
+                             cancel)
     first = feats[poolings[0]]
     n_layers = first.n_layers
     if layer != SELECT and not 0 <= int(layer) < n_layers:
@@ -221,21 +168,44 @@ def run_encoding(
     if paper_mode:
         run.group_keys, run.group_curves, run.choice = choice.keys, choice.curves, choice
     start = 0.6 if paper_mode else 0.4
-    for n, pid in enumerate(participants):
-        check_cancel(cancel)
-        sub = sub_progress(progress, start + (1 - start) * n / len(participants),
-                           start + (1 - start) * (n + 1) / len(participants))
-        data, items, tg = prepare(pid)
-        Y = items.responses(tg.values(paradigm))
-        run.n_items[pid] = items.n
+    batch: list[tuple[str, Items, Targets, np.ndarray]] = []
+
+    def score(batch, done: int) -> None:
+        """Score participants with the same items in one pass: their targets side by side (every
+        result is per target, and the ridge decompositions depend on the items only)."""
+        items = batch[0][1]
         X = {p: np.asarray(feats[p].for_events(items.keys), np.float32) for p in poolings}
+        Y = batch[0][3] if len(batch) == 1 else np.concatenate([b[3] for b in batch], axis=1)
         chosen = None
         if paper_mode:
-            chosen = choice.for_keys(choice_key(tg.keys) if choice_key is not None else tg.keys)
-        run.participants.append(ParticipantScores(pid, tg, _score(
-            X, Y, items, mode=mode, selection=selection, chosen=chosen, layers=layers, cv_folds=cv_folds,
-            cv_groups=cv_groups, seed=seed, device=device, progress=sub, cancel=cancel)))
+            picks = [choice.for_keys(choice_key(tg.keys) if choice_key is not None else tg.keys)
+                     for _, _, tg, _ in batch]
+            chosen = tuple(np.concatenate([c[i] for c in picks]) for i in (0, 1))
+        sub = sub_progress(progress, start + (1 - start) * (done - len(batch)) / len(participants),
+                           start + (1 - start) * done / len(participants))
+        scores = _score(X, Y, items, mode=mode, selection=selection, chosen=chosen, layers=layers,
+                        cv_folds=cv_folds, cv_groups=cv_groups, seed=seed, device=device, progress=sub,
+                        cancel=cancel)
+        first = 0
+        for pid, _, tg, Yp in batch:
+            cols = slice(first, first + Yp.shape[1])
+            first = cols.stop
+            run.participants.append(ParticipantScores(pid, tg, scores if len(batch) == 1 else
+                                                      scores.columns(cols)))
+
+    for n, pid in enumerate(participants):
+        check_cancel(cancel)
+        data, items, tg = prepare(pid)
+        Y = items.responses(tg.values(paradigm))
         data.release()
+        run.n_items[pid] = items.n
+        same = batch and np.array_equal(item_ranks(batch[0][1].keys), item_ranks(items.keys))
+        if batch and (not same or sum(b[3].nbytes for b in batch) + Y.nbytes > batch_bytes):
+            score(batch, n)
+            batch = []
+        batch.append((pid, items, tg, Y))
+    if batch:
+        score(batch, len(participants))
     progress(1.0, f"encoding {model} {paradigm} done")
     return run
 

@@ -100,3 +100,30 @@ def group_layer_values(run: EncodingRun, n_voxels: int) -> np.ndarray:
     values = np.full((len(run.poolings), len(run.layers), n_voxels), np.nan)
     values[:, :, np.asarray(run.group_keys, np.int64)] = curves
     return values
+
+
+#: per table, the columns an unsplit run's rows are grouped by, outermost first (targets inside each
+#: group in key order); text columns in order of first appearance, numbers ascending
+MERGED_ORDER = {
+    "encoding_scores": ("model", "paradigm", "participant", "fold"),
+    "encoding_summary": ("model", "paradigm", "participant"),
+    "layer_curves": ("model", "paradigm", "participant", "pooling", "layer"),
+}
+
+
+def merged_order(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The rows of a table concatenated from target chunks (each chunk's rows in an unsplit run's order,
+    chunks in key order) in the order one unsplit run writes them: a stable sort by ``MERGED_ORDER``."""
+    columns = [c for c in MERGED_ORDER.get(name, ()) if c in frame]
+    if not columns or frame.empty:
+        return frame.reset_index(drop=True)
+    keys = {}
+    for col in columns:
+        values = frame[col]
+        if pd.api.types.is_numeric_dtype(values):
+            keys[col] = values.to_numpy()
+        else:
+            text = values.astype(str)
+            keys[col] = text.map({v: i for i, v in enumerate(dict.fromkeys(text))}).to_numpy()
+    order = np.lexsort([keys[c] for c in reversed(columns)])
+    return frame.iloc[order].reset_index(drop=True)
