@@ -27,12 +27,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 MODEL_ANALYSES = ("encoding", "quartiles", "rsa")
 #: sentences per concept (the other paradigms: one input per concept), for the tasks' weights
 SENTENCES_PER_CONCEPT = 6
+#: task cost relative to an ROI encoding of the same model and paradigm (measured on the demo study:
+#: smollm2-135m sentences features 55 s, ROI encoding 47 s, quartiles 54 s, area encoding 169 s, RSA 6 s)
+RELATIVE_COST = {"features": 1.2, "rois": 1.0, "areas": 3.5, "voxels": 3.5, "quartiles": 1.1, "rsa": 0.2}
 #: models of this size or larger ask for a GPU (hidden size; the paper's 7B-class models)
 GPU_HIDDEN = 3000
 RSA_PARADIGMS = {"text": ("sentences", "word_clouds"), "text+image": ("sentences", "word_clouds", "pictures"),
@@ -170,11 +174,15 @@ def build_graph(recipe, resolved: Callable[[str, dict], dict], select_poolings: 
     if grouped:  # the group steps and the paper's figures over every analysis (core.figures.study_figures)
         tasks.append(Task("figures", "figures", None, {}, grouped))
     tasks.append(Task("report", "report", None, {}, [t.name for t in tasks]))
+    parts_of = Counter(t.part_of for t in tasks if t.part_of)
     for task in tasks:
         model = task.params.get("model")
         if model in recipe.models and model_cost is not None:
             paradigm = task.params.get("paradigm", "sentences")  # RSA: its sentence features dominate
-            task.weight = model_cost(model) * (SENTENCES_PER_CONCEPT if paradigm == "sentences" else 1)
+            kind = task.params.get("target") if task.plugin == "encoding" else (task.plugin or task.kind)
+            n_parts = parts_of.get(task.part_of, 1)
+            task.weight = (model_cost(model) * (SENTENCES_PER_CONCEPT if paradigm == "sentences" else 1)
+                           * RELATIVE_COST.get(kind, 1.0) / n_parts)
     keys: dict[str, str] = {}
     for task in tasks:
         task.key = task_key(task, recipe.preset, dataset_fingerprint, code_version,
