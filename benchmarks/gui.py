@@ -122,8 +122,8 @@ def warm_measures(data: str) -> dict:
             app.processEvents()
             time.sleep(0.001)
         completes.append(time.perf_counter() - start)
-        settle = time.perf_counter() + 0.15  # the card's three plots are drawn on the next turns (draw_idle)
-        while time.perf_counter() < settle:
+        settle = time.perf_counter() + 0.15  # the card's three plots: rendered on a worker, then shown
+        while time.perf_counter() < settle or window.card.plots_pending():
             app.processEvents()
             time.sleep(0.001)
         timer.stop()
