@@ -120,3 +120,21 @@ def test_dataset_opens_in_the_background_and_newer_request_wins(qtbot, window, m
     _until(lambda: not window.busy())
     assert window.dataset_path == mni_data and window.state.participant_id == "T1"
     assert window.datasets.recent()[0] == str(mni_data)
+
+
+def test_card_plots_are_drawn_once_a_pick_after_the_worker(qtbot, window, monkeypatch):  # noqa: F811
+    """The card's plots wait for its worker (drawn next to it, each took 2-5x longer) and are drawn once
+    per pick: the null, the layer profile and the concept scatter, each one time."""
+    cortex, cards, card = window.cortex, window.cards, window.card
+    cortex.show_map("language_T1")
+    _wait_idle(window)
+    drawn = []  # the card's draw requests (Qt adds a redraw when a plot is first shown or resized)
+    names = {id(getattr(card, n)): n for n in ("null_canvas", "layer_canvas", "scatter_canvas")}
+    real = card._draw_later
+    monkeypatch.setattr(card, "_draw_later", lambda canvas: drawn.append(names[id(canvas)]) or real(canvas))
+    cards.on_vertex_picked("left", _facing_vertex(cortex))
+    assert card.info.null is None and not card.plots_pending() and drawn == []  # fields only, at once
+    _until(lambda: not cards.pending)
+    _wait_idle(window)
+    assert card.info.null is not None
+    assert sorted(drawn) == ["layer_canvas", "null_canvas", "scatter_canvas"]  # once each, after the worker

@@ -61,7 +61,7 @@ class CardController(QObject):
         for view in w.views.views:
             if view.selection != (hemi, vertex):  # a pick made in code: mark it in every view
                 view.select(hemi, vertex, emit=False)
-        w.card.show_info(info)
+        w.card.show_info(info, plots=False)  # the plots when the worker is done (_delivered, _released)
         w.docks["card"].setWindowTitle(f"Voxel card: {card_title(info)}")
         w.docks["card"].raise_()
         for older in self.pending:  # a newer pick supersedes the pending ones
@@ -85,7 +85,9 @@ class CardController(QObject):
     def _released(self) -> None:
         sender = self.sender()
         for worker in [wk for wk in self.pending if wk.signals is sender]:
-            del self.pending[worker]
+            info = self.pending.pop(worker)
+            if self.window.card.info is info:  # nothing delivered (an error): the plots without the null
+                self.window.card.show_info(info)
 
     def vertex_xyz(self, hemi: str, vertex: int):
         """MNI mm under a vertex: the centre of its voxel, else its midthickness position."""

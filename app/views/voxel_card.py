@@ -124,7 +124,10 @@ class VoxelCard(QScrollArea):
         for canvas in (self.null_canvas, self.layer_canvas, self.scatter_canvas):
             canvas.setVisible(False)
 
-    def show_info(self, info: VoxelInfo) -> None:
+    def show_info(self, info: VoxelInfo, plots: bool = True) -> None:
+        """Fill the card; ``plots=False`` leaves the plots as they are (the caller draws them once the
+        card's worker is done: drawn next to it, each plot took 2-5x longer, the two threads sharing the
+        GIL)."""
         self.info = info
         self.hint.setText("")
         f = self.fields
@@ -146,6 +149,8 @@ class VoxelCard(QScrollArea):
             shown = {k: v for k, v in row.items() if k not in ("i", "j", "k", "x", "y", "z", "participant")}
             lines.append(f"{table}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in shown.items()))
         self.maps_label.setText("<br>".join(lines) if lines else "")
+        if not plots:
+            return
         self._draw_null(info)
         if info is not self._drawn_for:  # the completed card (null, quartile) keeps these two plots
             self._drawn_for = info
