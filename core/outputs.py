@@ -7,12 +7,14 @@ Each output's ``name`` is its file stem (e.g. ``consistency_voxels`` -> ``consis
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from core.data.geometry import VoxelGeometry
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made: the GUI starts without it
+    import pandas as pd
 from core.names import OUTPUT_KINDS  # noqa: F401 - re-exported: the implementing module's names
 
 
@@ -84,6 +86,8 @@ class LayerCurve:
     description: str = ""
 
     def to_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         rows = []
         for label, values in self.series.items():
             err = self.errors.get(label)

@@ -93,3 +93,14 @@ def test_demo_service_is_reexported_by_the_entry_shim():
     assert entry.default_demo_path is cache.default_demo_path
     assert entry.ensure_demo is cache.ensure_demo
     assert cache.default_demo_path().name == "demo-small"
+
+
+def test_the_window_module_imports_no_analysis_library():
+    """The GUI's window (and every view it builds at start) imports no pandas, torch, numba or
+    transformers: the brain is on screen first, the analyses' libraries come on a worker or on use."""
+    probe = "import json, sys\nimport app.main_window\nprint(json.dumps(sorted(sys.modules)))"
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    modules = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert [m for m in _heavy(modules) if m != "PySide6"] == []

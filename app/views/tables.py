@@ -2,34 +2,38 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPushButton, QTableView, QVBoxLayout, QWidget
+
+if TYPE_CHECKING:  # no frame until a table is shown: the window starts without pandas
+    import pandas as pd
 
 RESIZE_MAX_ROWS = 5000
 
 
 class PandasModel(QAbstractTableModel):
-    """Read-only model of a DataFrame (numbers shown with 4 significant digits, sortable)."""
+    """Read-only model of a DataFrame (numbers shown with 4 significant digits, sortable); None: empty."""
 
     def __init__(self, frame: pd.DataFrame | None = None, parent=None) -> None:
         super().__init__(parent)
-        self.frame = frame if frame is not None else pd.DataFrame()
+        self.frame = frame
 
-    def set_frame(self, frame: pd.DataFrame) -> None:
+    def set_frame(self, frame: pd.DataFrame | None) -> None:
         self.beginResetModel()
         self.frame = frame
         self.endResetModel()
 
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802 - Qt API
-        return 0 if parent.isValid() else len(self.frame)
+        return 0 if parent.isValid() or self.frame is None else len(self.frame)
 
     def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else self.frame.shape[1]
+        return 0 if parent.isValid() or self.frame is None else self.frame.shape[1]
 
     def data(self, index, role=Qt.DisplayRole):
-        if not index.isValid() or role not in (Qt.DisplayRole, Qt.ToolTipRole):
+        if not index.isValid() or self.frame is None or role not in (Qt.DisplayRole, Qt.ToolTipRole):
             return None
         value = self.frame.iat[index.row(), index.column()]
         if isinstance(value, (float, np.floating)):
@@ -37,14 +41,14 @@ class PandasModel(QAbstractTableModel):
         return str(value)
 
     def headerData(self, section, orientation, role=Qt.DisplayRole):  # noqa: N802
-        if role != Qt.DisplayRole:
+        if role != Qt.DisplayRole or self.frame is None:
             return None
         if orientation == Qt.Horizontal:
             return str(self.frame.columns[section])
         return str(section + 1)
 
     def sort(self, column: int, order=Qt.AscendingOrder) -> None:
-        if self.frame.empty:
+        if self.frame is None or self.frame.empty:
             return
         self.beginResetModel()
         self.frame = self.frame.sort_values(
@@ -93,6 +97,6 @@ class TablesView(QWidget):
 
     def _show(self, name: str) -> None:
         table = self.tables.get(name)
-        self.model.set_frame(table.frame if table is not None else pd.DataFrame())
+        self.model.set_frame(table.frame if table is not None else None)
         if table is not None and self.isVisible() and len(table.frame) <= RESIZE_MAX_ROWS:
             self.view.resizeColumnsToContents()  # fit the headers (slow on large tables: skipped)

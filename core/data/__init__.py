@@ -1,17 +1,11 @@
-"""Dataset model and readers (the synthetic demo is in :mod:`core.demo`)."""
+"""Dataset model and readers (the synthetic demo is in :mod:`core.demo`). The public names are imported on
+first use (:func:`core.lazy.lazy_api`): ``core.data.geometry`` alone does not pull in pandas."""
 
-from core.data.concepts import PARADIGMS, load_concepts
-from core.data.dataset import Dataset, ParticipantData
-from core.data.geometry import MNI_2MM_AFFINE, MNI_2MM_SHAPE, VoxelGeometry
+from core.lazy import lazy_api
 
-__all__ = [
-    "PARADIGMS", "load_concepts", "Dataset", "ParticipantData", "VoxelGeometry",
-    "MNI_2MM_AFFINE", "MNI_2MM_SHAPE", "open_dataset",
-]
-
-
-def open_dataset(path):
-    """Open any supported dataset (see :func:`core.data.readers.open_dataset`)."""
-    from core.data.readers import open_dataset as _open
-
-    return _open(path)
+__all__, __getattr__, __dir__ = lazy_api(__name__, {
+    "concepts": ("PARADIGMS", "load_concepts"),
+    "dataset": ("Dataset", "ParticipantData"),
+    "geometry": ("MNI_2MM_AFFINE", "MNI_2MM_SHAPE", "VoxelGeometry"),
+    "readers": ("open_dataset",),
+})
