@@ -32,6 +32,7 @@ class EncodingPlugin(AnalysisPlugin):
     def run(self, inputs, params, progress, cancel):
         from core.analyses.consistency import consistency_results
         from core.analyses.encoding import encoding_tables, parse_chunk, run_encoding
+
         dataset = inputs.open_dataset()
         pids = choose_participants(params["participants"], dataset.participants)
         paradigms = choose_paradigms(params["paradigm"], dataset.paradigms)
