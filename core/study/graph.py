@@ -83,6 +83,8 @@ def split_parts(task: Task, n_chunks: int, pids: list[str]) -> list[Task]:
     """The parts of a split encoding ``task``: ``n_chunks`` target chunks (``.../chunk-<i>of<n>``,
     parameter ``target_chunk``), each split per participant (``.../sub-<ID>``) when ``pids`` are given;
     [] when nothing splits."""
+    if n_chunks <= 1 and not pids:
+        return []
     chunks = [(f"/chunk-{i}of{n_chunks}", f"{i}/{n_chunks}") for i in range(1, n_chunks + 1)]
     parts = []
     for tag, chunk in chunks if n_chunks > 1 else [("", "")]:
@@ -91,7 +93,7 @@ def split_parts(task: Task, n_chunks: int, pids: list[str]) -> list[Task]:
             name = f"{task.name}{tag}" + (f"/sub-{pid}" if pid else "")
             params = {**task.params, **extra, **({"participants": pid} if pid else {})}
             parts.append(Task(name, "plugin", task.plugin, params, list(task.upstream), part_of=task.name))
-    return parts if (n_chunks > 1 or pids) else []
+    return parts
 
 
 def build_graph(recipe, resolved: Callable[[str, dict], dict], select_poolings: Callable[[str], tuple],
@@ -175,13 +177,14 @@ def build_graph(recipe, resolved: Callable[[str, dict], dict], select_poolings: 
         tasks.append(Task("figures", "figures", None, {}, grouped))
     tasks.append(Task("report", "report", None, {}, [t.name for t in tasks]))
     parts_of = Counter(t.part_of for t in tasks if t.part_of)
+    costs = {m: model_cost(m) for m in recipe.models} if model_cost is not None else {}
     for task in tasks:
         model = task.params.get("model")
-        if model in recipe.models and model_cost is not None:
+        if model in costs:
             paradigm = task.params.get("paradigm", "sentences")  # RSA: its sentence features dominate
             kind = task.params.get("target") if task.plugin == "encoding" else (task.plugin or task.kind)
             n_parts = parts_of.get(task.part_of, 1)
-            task.weight = (model_cost(model) * (SENTENCES_PER_CONCEPT if paradigm == "sentences" else 1)
+            task.weight = (costs[model] * (SENTENCES_PER_CONCEPT if paradigm == "sentences" else 1)
                            * RELATIVE_COST.get(kind, 1.0) / n_parts)
     keys: dict[str, str] = {}
     for task in tasks:

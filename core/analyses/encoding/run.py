@@ -231,7 +231,12 @@ def _chunk_columns(keys: np.ndarray, chunk: np.ndarray):
     inside = (keys >= chunk[0]) & (keys <= chunk[-1])
     if inside.all():
         return None
-    cols = np.flatnonzero(inside)
+    return column_picker(np.flatnonzero(inside))
+
+
+def column_picker(cols: np.ndarray):
+    """A slice when the column indices ``cols`` are contiguous (memory maps then read only that part),
+    else the indices themselves."""
     if cols.size and cols[-1] - cols[0] + 1 == cols.size:
         return slice(int(cols[0]), int(cols[-1]) + 1)
     return cols

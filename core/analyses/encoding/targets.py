@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from core.analyses.encoding.run import Targets
+from core.analyses.encoding.run import Targets, column_picker
 from core.data.geometry import VoxelGeometry
 from core.errors import ParameterError
 
@@ -44,13 +44,6 @@ def chunk_keys(keys: np.ndarray, chunk: tuple[int, int] | None) -> np.ndarray:
     return np.array_split(keys, n)[i - 1]
 
 
-def _columns(cols: np.ndarray):
-    """A slice when ``cols`` are contiguous (memory maps then read only that part), else the indices."""
-    if cols.size and cols[-1] - cols[0] + 1 == cols.size:
-        return slice(int(cols[0]), int(cols[-1]) + 1)
-    return cols
-
-
 def voxel_targets(union: VoxelGeometry, keep: np.ndarray | None = None) -> Callable[[object], Targets]:
     """Every voxel of a participant (or those whose union index is in ``keep``); keys index ``union``
     (the group grid). With ``keep`` the targets carry ``columns``, their positions among the
@@ -62,7 +55,7 @@ def voxel_targets(union: VoxelGeometry, keep: np.ndarray | None = None) -> Calla
         if keep is None:
             return Targets("voxels", np.array([f"v{k}" for k in keys]), keys, data.betas, np.ones(len(keys)))
         cols = np.flatnonzero(np.isin(keys, keep))
-        pick = _columns(cols)
+        pick = column_picker(cols)
         return Targets("voxels", np.array([f"v{k}" for k in keys[cols]]), keys[cols],
                        lambda paradigm: data.betas(paradigm)[:, pick], np.ones(cols.size), columns=cols)
 
@@ -79,8 +72,7 @@ def label_targets(labels_of: Callable[[object], np.ndarray], names: dict[int, st
     def build(data) -> Targets:
         labels = np.asarray(labels_of(data))
         present = np.unique(labels[labels != 0])
-        ids = present if label_ids is None else np.asarray([i for i in label_ids if i in set(present)],
-                                                           np.int64)
+        ids = present if label_ids is None else np.asarray(label_ids, np.int64)[np.isin(label_ids, present)]
         counts = np.array([np.count_nonzero(labels == i) for i in ids], np.float64)
         return Targets(kind, np.array([names.get(int(i), str(i)) for i in ids]), ids.astype(np.int64),
                        lambda paradigm: data.label_means(paradigm, labels, ids), counts)
