@@ -241,9 +241,8 @@ class MainWindow(QMainWindow):
         return self.session.window_image(self.screenshot_image)
 
     def busy(self) -> bool:
-        """True while anything is loading or running in the background, or the card's plots wait to be
-        drawn."""
-        return bool(self.pool.active) or self.card.plots_pending()
+        """True while anything is loading or running in the background."""
+        return bool(self.pool.active)
 
     # ------------------------------------------------------------------ chrome
     def _build_status_bar(self) -> None:

@@ -76,10 +76,22 @@ def warm_measures(data: str) -> dict:
     window = MainWindow(settings=QSettings(str(Path(tmp) / "s.ini"), QSettings.IniFormat), results_root=tmp)
     window.resize(1500, 950)
     window.show()
-    window.open_dataset(data)
-    while window.busy():  # the participant's data loads on a worker
+    from PySide6.QtCore import QTimer
+
+    ticks = []  # the event loop's largest gap while the data loads and the heavy modules are imported
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    start = time.perf_counter()
+    window.datasets.open_in_background(data)
+    # the participant's data loads on a worker; torch and numba are imported on another (device: ...)
+    while window.busy() or window.status_device.text().endswith("…"):
         app.processEvents()
         time.sleep(0.001)
+    timer.stop()
+    warm_up_gaps = np.diff([start, *ticks, time.perf_counter()])
+    warm_up_s = time.perf_counter() - start
     cortex = window.cortex
     geometry = cortex.reference_geometry
     rng = np.random.default_rng(0)
@@ -104,8 +116,6 @@ def warm_measures(data: str) -> dict:
         (proj.vertex_voxel["left"] >= 0) & (-verts[:, 0] > np.percentile(-verts[:, 0], 90))
     )
     picks, completes, ticks = [], [], []
-    from PySide6.QtCore import QTimer
-
     timer = QTimer()  # the event loop's largest gap while the card's null and plots are computed
     timer.setInterval(5)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
@@ -122,8 +132,8 @@ def warm_measures(data: str) -> dict:
             app.processEvents()
             time.sleep(0.001)
         completes.append(time.perf_counter() - start)
-        settle = time.perf_counter() + 0.15  # the card's three plots: rendered on a worker, then shown
-        while time.perf_counter() < settle or window.card.plots_pending():
+        settle = time.perf_counter() + 0.15  # the card's plots: painted on the next event-loop turns
+        while time.perf_counter() < settle:
             app.processEvents()
             time.sleep(0.001)
         timer.stop()
@@ -154,6 +164,9 @@ def warm_measures(data: str) -> dict:
         "complete_s": complete,
         "card_stall_s": card_stall,
         "card_stall_median_s": card_stall_median,
+        "warm_up_s": warm_up_s,
+        "warm_up_stall_s": float(warm_up_gaps.max()) - 0.005,
+        "warm_up_stalls": int(np.sum(warm_up_gaps > 0.105)),
         "stall_s": stalls[0]["max"],
         "stall_p99_s": stalls[0]["p99"],
         "stall_warm_s": stalls[1]["max"],
@@ -232,6 +245,9 @@ def main() -> None:
         f"gap over 20 picks after the card is shown {warm['card_stall_s'] * 1e3:.0f} ms, median "
         f"over the picks {warm['card_stall_median_s'] * 1e3:.0f} ms), no peer figure; "
         "goal <= 50 ms to the card, no gap > 100 ms",
+        f"gui UI stall while the dataset opens and torch/numba are imported on workers (window shown, "
+        f"{warm['warm_up_s']:.1f} s): largest event-loop gap {warm['warm_up_stall_s'] * 1e3:.0f} ms, "
+        f"{warm['warm_up_stalls']} gaps > 100 ms, no peer figure; goal: no gap > 100 ms",
         f"gui max UI stall during '{warm['analysis']}' ({warm['analysis_s']:.1f} s run, result routing "
         f"included): first run of the session {warm['stall_s'] * 1e3:.0f} ms (p99 tick gap "
         f"{warm['stall_p99_s'] * 1e3:.0f} ms), second run {warm['stall_warm_s'] * 1e3:.0f} ms (p99 "

