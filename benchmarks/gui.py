@@ -33,7 +33,11 @@ GOALS = {"cold_start": 5.0, "overlay": 0.100, "pick": 0.100, "stall": 0.100}
 
 
 def child_cold_start(data: str) -> None:
-    """Run in a fresh process: interpreter start -> window with the brain drawn (one frame rendered)."""
+    """Run in a fresh process: interpreter start -> window with the brain drawn (one frame rendered),
+    with the garbage collector off until the window has loaded, as ``cbstudio gui`` starts."""
+    import gc
+
+    gc.disable()
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 

@@ -134,7 +134,10 @@ def test_cli_figure_renders_without_x(tmp_path):
 
 @pytest.mark.gl
 def test_gui_screenshot_entry(qapp, tmp_path):
-    """What ``cbstudio gui --data D --screenshot P`` runs: open, load, save the window, exit."""
+    """What ``cbstudio gui --data D --screenshot P`` runs: open, load, save the window, exit; the garbage
+    collector, off while the window loads (as ``cmd_gui`` starts), is on again once the data is shown."""
+    import gc
+
     from PySide6.QtCore import QSettings
 
     from app.gui_run import run_app
@@ -143,13 +146,18 @@ def test_gui_screenshot_entry(qapp, tmp_path):
     data = make_mni_dataset(tmp_path / "ds")
     out = tmp_path / "window.png"
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat)
-    code = run_app(
-        data=str(data),
-        screenshot=str(out),
-        settings=settings,
-        registry=fake_registry(),
-        results_root=tmp_path / "results",
-    )
+    gc.disable()
+    try:
+        code = run_app(
+            data=str(data),
+            screenshot=str(out),
+            settings=settings,
+            registry=fake_registry(),
+            results_root=tmp_path / "results",
+        )
+        assert gc.isenabled()
+    finally:
+        gc.enable()
     assert code == 0
     img = np.asarray(Image.open(out).convert("RGB")).astype(int)
     assert img.shape[0] > 500 and img.shape[1] > 800
