@@ -142,7 +142,8 @@ class PyqtgraphCard:
         self.pg = pg
         self.widget = pg.GraphicsLayoutWidget()
         self.null = self.widget.addPlot(row=0, col=0)
-        self.bars = pg.PlotCurveItem(stepMode="center", fillLevel=0, brush=(166, 166, 166))
+        self.bars = pg.PlotCurveItem(np.array([0.0, 1.0]), np.zeros(1), stepMode="center", fillLevel=0,
+                                     brush=(166, 166, 166))
         self.null.addItem(self.bars)
         self.vline = pg.InfiniteLine(angle=90, pen=pg.mkPen("r", width=2))
         self.null.addItem(self.vline)

@@ -177,11 +177,10 @@ class MiniPlot(QWidget):
                 p.drawPolyline(QPolygonF(points))
             if s.kind == "dots":
                 color.setAlphaF(0.7)
-            p.setPen(Qt.NoPen)
-            p.setBrush(color)
-            radius = 2.0 if s.kind == "dots" else 2.5
-            for point in points:
-                p.drawEllipse(point, radius, radius)
+            marker = QPen(color, 4.0 if s.kind == "dots" else 5.0)  # round points: one call for all
+            marker.setCapStyle(Qt.RoundCap)
+            p.setPen(marker)
+            p.drawPoints(QPolygonF(points))
 
     def _paint_legend(self, p: QPainter, rect: QRectF) -> None:
         labelled = [s for s in self.series if s.label]
