@@ -95,9 +95,10 @@ def test_a_changed_parameter_changes_exactly_the_downstream_keys(tiny, tmp_path)
     b = {t.name: t for t in plan(read_recipe(_recipe(tmp_path, tiny, 5)), tiny)}
     changed = {n for n in a if a[n].key != b[n].key}
     encoding = {n for n in a if n.startswith("encoding/")}  # the merges and their parts
-    assert len(encoding) == 8 and changed == {*encoding, "figures", "report"}
-    assert downstream(list(a.values()), "consistency") == {"encoding/minilm/word_clouds/areas", "figures",
-                                                           "report"}
+    assert len(encoding) == 8 and changed == {*encoding, "figures/encoding", "report"}
+    assert downstream(list(a.values()), "consistency") == {
+        "encoding/minilm/word_clouds/areas", "figures/consistency", "figures/encoding", "report"}
+    assert a["figures/consistency"].upstream == ["consistency"]  # Fig. 2 waits for nothing else
     assert a["encoding/minilm/word_clouds/areas"].results_from == "consistency"
     assert a["features/minilm/word_clouds"].params["poolings"] == "mean"
 
@@ -129,18 +130,19 @@ def test_study_on_a_local_cluster(tiny, tmp_path):
     run = _cli("study", "run", str(recipe), "--out", str(out), "--workers", "2", "--device", "cpu")
     assert run.returncode == 0, run.stderr
     tasks = {t["name"]: t for t in json.loads((out / "study.json").read_text())["tasks"]}
-    assert len(tasks) == 13 and (out / "report.html").is_file()
+    assert len(tasks) == 15 and (out / "report.html").is_file()
     rois = "encoding/minilm/word_clouds/rois"
     assert {n for n, t in tasks.items() if t.get("part_of") == rois} == {
         f"{rois}/chunk-{i}of2/sub-M0{p}" for i in (1, 2) for p in (1, 2)}  # chunks x participants
     page = (out / "report.html").read_text()
     assert "quartile_lines" in page and "data:image/png;base64," in page and "encoding_summary.csv" in page
-    figures = task_dir(out, tasks["figures"]["key"])
-    for stem in ("fig2_group_consistency", "fig3_wholebrain_minilm", "fig4_quartile_lines",
-                 "fig12_quartile_heatmaps"):
+    for group, stem in (("consistency", "fig2_group_consistency"), ("encoding", "fig3_wholebrain_minilm"),
+                        ("quartiles", "fig4_quartile_lines"), ("quartiles", "fig12_quartile_heatmaps")):
+        figures = task_dir(out, tasks[f"figures/{group}"]["key"])
         assert all((figures / f"{stem}.{ext}").is_file() for ext in ("png", "svg", "csv")), stem
         assert f'alt="{stem}"' in page
-    assert (figures / "group_statistics.csv").is_file() and "Settings: paper or leakage-free" in page
+    assert (task_dir(out, tasks["figures/encoding"]["key"]) / "group_statistics.csv").is_file()
+    assert "Settings: paper or leakage-free" in page
     # the same analyses one by one (the same code path): equal tables
     run_analysis(Registry().load("encoding"), tiny, {"model": "minilm", "paradigm": "word_clouds",
                        "target": "rois", "layer": "6", "participants": "all"}, tmp_path / "one", device="cpu")
@@ -162,7 +164,7 @@ def test_study_on_a_local_cluster(tiny, tmp_path):
     changed = _cli("study", "run", str(_recipe(tmp_path, tiny, 5)), "--out", str(out), "--workers", "2")
     assert changed.returncode == 0, changed.stderr
     ran = {e["task"] for e in read_log(out)[n_events:] if e["state"] == "done"}
-    assert ran == {n for n in tasks if n.startswith("encoding/")} | {"figures", "report"}
+    assert ran == {n for n in tasks if n.startswith("encoding/")} | {"figures/encoding", "report"}
     # a task that raises: reported with its traceback, independent tasks complete, downstream blocked
     bad = _recipe(tmp_path, tiny, 4).read_text().replace(
         'targets = ["rois", "areas"]', 'targets = ["rois"]\nrois = "/no/such/rois.nii.gz"')

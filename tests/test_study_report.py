@@ -74,8 +74,8 @@ def test_graph_splits_participants_where_independent_and_targets_into_chunks(tin
     assert names["encoding/minilm/word_clouds/rois/sub-M02"].params["participants"] == "M02"
     areas = names["encoding/minilm/word_clouds/areas"]  # the whole-brain comparison: made by the merge
     assert areas.kind == "merge" and len(areas.upstream) == 3
-    assert names["figures"].upstream == ["encoding/minilm/word_clouds/rois",
-                                         "encoding/minilm/word_clouds/areas"]
+    assert names["figures/encoding"].upstream == ["encoding/minilm/word_clouds/rois",
+                                                  "encoding/minilm/word_clouds/areas"]
     # the paper's selection on participant-pooled data and the noise ceiling couple the participants,
     # not the targets: chunks only (voxels: 8 by default; areas: as the recipe says)
     (tmp_path / "paper.toml").write_text('preset = "paper"\n' + base.replace(
@@ -143,7 +143,7 @@ def _fake_study(root: Path) -> tuple[dict, dict[str, tuple[int, int]]]:
     (enc / "task.json").write_text(json.dumps({"seconds": 2.0}))
     study = {"name": "fake", "recipe": 'name = "fake"', "planned": "now", "tasks": [
         {"name": "encoding/m/sentences/rois", "kind": "plugin", "key": "kenc"},
-        {"name": "figures", "kind": "figures", "key": "kfig"},
+        {"name": "figures/encoding", "kind": "figures", "key": "kfig"},
         {"name": "report", "kind": "report", "key": "krep"}]}
     return study, sizes
 
@@ -213,5 +213,5 @@ def test_priorities_start_the_critical_path_first(tiny, tmp_path):
     # a path's level is the sum of its weights down to the report
     by = {t.name: t for t in tasks}
     chain = ["features/smollm2-135m/sentences", "encoding/smollm2-135m/sentences/rois/sub-M01",
-             "encoding/smollm2-135m/sentences/rois", "figures", "report"]
+             "encoding/smollm2-135m/sentences/rois", "figures/encoding", "report"]
     assert level[chain[0]] >= round(100 * sum(by[n].weight for n in chain)) - len(chain)

@@ -43,11 +43,17 @@ def execute_task(runner: Callable, task: dict, study_dir: str, context: dict, *u
     return str(task_dir(study_dir, task["key"]))
 
 
+#: module every worker imports as it starts (Dask ``preload``): the libraries the tasks need
+WORKER_PRELOAD = "core.study.warm"
+
+
 def make_client(workers: int | None = None, scheduler: str | None = None, cluster: str = "local",
                 cluster_options: dict | None = None):
     """A ``distributed.Client``: to ``scheduler`` if given; else a LocalCluster of ``workers`` processes
     with ``cores // workers`` threads each (BLAS threads set to match, so workers x threads <= cores),
-    advertising one GPU per worker when CUDA is there; or a SLURMCluster from ``cluster_options``."""
+    advertising one GPU per worker when CUDA is there; or a SLURMCluster from ``cluster_options``. Workers
+    started here import :data:`WORKER_PRELOAD` first (a ``--scheduler`` cluster's workers are the
+    user's: start them with ``--preload core.study.warm`` for the same effect)."""
     from distributed import Client, LocalCluster
 
     if scheduler:
@@ -59,9 +65,11 @@ def make_client(workers: int | None = None, scheduler: str | None = None, cluste
         jobs = int(opts.pop("jobs", workers or 1))
         gpus = int(opts.pop("gpus", 0))
         extra = list(opts.pop("job_extra", []))
+        worker_args = ["--preload", WORKER_PRELOAD]
         if gpus:
             extra.append(f"--gres=gpu:{gpus}")
-            opts["worker_extra_args"] = [f"--resources GPU={gpus}"]
+            worker_args.append(f"--resources GPU={gpus}")
+        opts["worker_extra_args"] = worker_args
         slurm = SLURMCluster(job_extra_directives=extra, **opts)
         slurm.scale(jobs=jobs)
         return Client(slurm)
@@ -72,7 +80,8 @@ def make_client(workers: int | None = None, scheduler: str | None = None, cluste
                                       "NUMBA_NUM_THREADS")}
     resources = {"GPU": 1} if _has_cuda() else None
     local = LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True,
-                         dashboard_address=None, resources=resources, env=blas, silence_logs=logging.ERROR)
+                         dashboard_address=None, resources=resources, env=blas, silence_logs=logging.ERROR,
+                         preload=[WORKER_PRELOAD])
     return Client(local)
 
 

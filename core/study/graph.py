@@ -48,7 +48,7 @@ class Task:
     """One unit of work. ``results_from``: the upstream task whose folder is the plugin's results input."""
 
     name: str
-    kind: str  # "features", "plugin", "merge" (of per-participant parts), "figures" or "report"
+    kind: str  # "features", "plugin", "merge" (of parts), "figures" (of one analysis group) or "report"
     plugin: str | None = None
     params: dict[str, str] = field(default_factory=dict)
     upstream: list[str] = field(default_factory=list)
@@ -172,9 +172,13 @@ def build_graph(recipe, resolved: Callable[[str, dict], dict], select_poolings: 
                           {"model": model, "paradigm": paradigm, "poolings": ",".join(sorted(poolings))},
                           gpu=bool(hidden and hidden >= GPU_HIDDEN)))
     tasks += plan
-    grouped = [t.name for t in plan if t.group]
-    if grouped:  # the group steps and the paper's figures over every analysis (core.figures.study_figures)
-        tasks.append(Task("figures", "figures", None, {}, grouped))
+    groups: dict[str, list[str]] = {}
+    for t in plan:
+        if t.group:
+            groups.setdefault(t.group, []).append(t.name)
+    for group, members in groups.items():  # the group steps and the paper's figures of one analysis
+        # (core.figures.study_figures), each as soon as its analysis is done: Fig. 2 runs early
+        tasks.append(Task(f"figures/{group}", "figures", None, {"group": group}, members))
     tasks.append(Task("report", "report", None, {}, [t.name for t in tasks]))
     parts_of = Counter(t.part_of for t in tasks if t.part_of)
     costs = {m: model_cost(m) for m in recipe.models} if model_cost is not None else {}

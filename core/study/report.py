@@ -65,15 +65,20 @@ def _img(png: Path, caption: str) -> str:
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
-def _figures_section(folder: Path) -> str:
-    """The study's figures (the ``figures`` task): each PNG embedded, its SVG and CSV named."""
+def _figures_section(folders: list[Path]) -> str:
+    """The study's figures (the ``figures/<group>`` tasks), in figure order: each PNG embedded, its SVG
+    and CSV named; then the group statistics. Empty when no figures task has finished."""
+    if not folders:
+        return ""
     parts = ["<h2 id='figures'>Figures</h2>"]
-    for png in sorted(folder.glob("fig*.png"), key=lambda p: (len(p.stem.split("_")[0]), p.stem)):
-        parts.append(_img(png, f"{png.stem}: PNG, SVG and the CSV behind it ({png.stem}.csv) in {folder}"))
-    stats = folder / "group_statistics.csv"
-    if stats.is_file():
-        parts.append("<h3>Group statistics (one-sided t-test of r > 0 over participants, BH q)</h3>"
-                     + _table(pd.read_csv(stats)))
+    pngs = [png for folder in folders for png in folder.glob("fig*.png")]
+    for png in sorted(pngs, key=lambda p: (len(p.stem.split("_")[0]), p.stem)):
+        parts.append(_img(png, f"{png.stem}: PNG, SVG and the CSV behind it ({png.stem}.csv) in "
+                               f"{png.parent}"))
+    for stats in (folder / "group_statistics.csv" for folder in folders):
+        if stats.is_file():
+            parts.append("<h3>Group statistics (one-sided t-test of r > 0 over participants, BH q)</h3>"
+                         + _table(pd.read_csv(stats)))
     return "\n".join(parts)
 
 
@@ -125,7 +130,8 @@ def build_report(study_dir: str | Path, study: dict, out: str | Path,
         rows.append({"task": t["name"], "state": state, "seconds": seconds, "key": t["key"]})
     overview = pd.DataFrame(rows)
     finished = [t for t in tasks if (task_dir(study_dir, t["key"]) / "task.json").is_file()]
-    sections = [_figures_section(task_dir(study_dir, t["key"])) for t in finished if t["kind"] == "figures"]
+    figures = [task_dir(study_dir, t["key"]) for t in finished if t["kind"] == "figures"]
+    sections = [_figures_section(figures)]
     sections += [_task_section(t["name"], task_dir(study_dir, t["key"])) for t in finished
                  if t["kind"] in ("plugin", "merge")]
     timings = overview[overview["seconds"] != ""].copy()
