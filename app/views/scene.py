@@ -86,6 +86,9 @@ class BrainScene:
         self.colorbar = colorbar
         self._bar_renderer = None
         plotter.set_background(BACKGROUND)
+        for renderer in plotter.renderers:  # one headlight: the default light kit's five lights took a
+            renderer.remove_all_lights()  # third of a software-GL frame (918 x 634: 51 -> 34 ms)
+            renderer.add_light(pv.Light(light_type="headlight"))
         if colorbar:
             self._bar_renderer = vtkRenderer()
             self._bar_renderer.SetBackground(*pv.Color(BACKGROUND).float_rgb)
