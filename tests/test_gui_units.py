@@ -193,7 +193,7 @@ def test_pool_threads_run_at_lower_priority(qtbot):
 
 
 def test_colour_bar_title_is_wrapped_to_fit_its_strip():
-    from app.views.scene import bar_title
+    from app.views.scalar_bar import bar_title
 
     assert bar_title("language response") == "language\nresponse"
     assert bar_title("p") == "p" and bar_title("") == "value"
