@@ -82,3 +82,21 @@ def test_bad_names():
         load_mesh("fs_LR32k", "sphere")
     with pytest.raises(ParameterError):
         load_mesh("fsaverage5", "very_inflated")
+
+
+def test_sulcal_depth_read_without_cifti_xml_equals_nibabels_cifti_read(tmp_path):
+    """The dscalar's data block read as NIfTI-2 (fast path) equals nibabel's full CIFTI read, and a file
+    of another size is refused with its name."""
+    import nibabel as nib
+
+    from core.atlas import _assets
+    from core.errors import DataError
+
+    path = _assets.hcp_data() / "S1200.sulc_MSMAll.32k_fs_LR.dscalar.nii"
+    with _assets.quiet_nibabel():
+        reference = np.asarray(nib.load(str(path)).get_fdata(dtype=np.float32)[0])
+    np.testing.assert_array_equal(_assets.read_cortex_dscalar(path), reference)
+    short = nib.Nifti2Image(np.zeros((1, 1, 1, 1, 1, 100), np.float32), np.eye(4))
+    nib.save(short, str(tmp_path / "short.nii"))
+    with pytest.raises(DataError, match="short.nii"):
+        _assets.read_cortex_dscalar(tmp_path / "short.nii")

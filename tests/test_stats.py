@@ -103,3 +103,12 @@ def test_backend_selection_and_chunking():
     assert chunk_size(1000, budget=10_000_000) == 10_000
     assert chunk_size(1000, budget=10, minimum=5) == 5
     assert chunk_size(8, maximum=100) == 100
+
+
+def test_seeded_relative_permutations_are_made_once_and_equal_the_direct_table():
+    from core.stats.permutation import make_permutations, relative_permutations, seeded_relative_permutations
+
+    table = seeded_relative_permutations(180, 3, 200, 7)
+    np.testing.assert_array_equal(table, relative_permutations(make_permutations(180, 3, 200, 7)))
+    assert seeded_relative_permutations(180, 3, 200, 7) is table and not table.flags.writeable
+    assert not np.array_equal(seeded_relative_permutations(180, 3, 200, 8), table)

@@ -1,10 +1,10 @@
 """A small QPainter plot for the voxel card: one axes box with round-number ticks, holding histogram
 steps, lines with markers, dots and vertical markers.
 
-Painted by Qt in about a millisecond and imported with nothing beyond QtGui. The card drew these plots
-with matplotlib's Agg before; laying out the tick text took 30-500 ms per plot on the UI thread (stalls
-the card's benchmark counts), and matplotlib plus its Qt backend added ~0.3 s to the window's import
-(``benchmarks/card_plots.py`` compares the two, and pyqtgraph where installed).
+Painted by Qt in 1-3 ms a plot and imported with nothing beyond QtGui. The card drew these plots with
+matplotlib's Qt canvases before: 84-122 ms of UI-thread time a pick for the five plots, against 7-12 ms
+here; pyqtgraph paints them in 5-6 ms but adds 0.25-0.3 s to the window's start-up imports
+(``benchmarks/card_plots.py`` measures all three).
 """
 
 from __future__ import annotations

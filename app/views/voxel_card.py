@@ -164,10 +164,6 @@ class VoxelCard(QScrollArea):
         for plot in canvas.findChildren(MiniPlot):
             plot.update()
 
-    def plots(self) -> list[MiniPlot]:
-        """The card's plots: the null, the layer profile and the three concept scatters."""
-        return [self.null_canvas, self.layer_canvas, *self._scatter_plots]
-
     def _setup_plots(self) -> None:
         self.null_canvas.set_labels(xlabel="C (mean pairwise Pearson r)")
         self.layer_canvas.set_labels(xlabel="layer", ylabel="encoding r")
