@@ -56,6 +56,17 @@ def child_cold_start(data: str) -> None:
     print(json.dumps({"cold_start_s": elapsed}))
 
 
+def tick_timer(ticks: list):
+    """A 5 ms QTimer appending each tick's time to ``ticks`` (not started): the largest gap between ticks,
+    minus the interval, is the longest the event loop was blocked."""
+    from PySide6.QtCore import QTimer
+
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    return timer
+
+
 def default_dataset(tmp: Path) -> str:
     from core.demo.cache import default_demo_path
 
@@ -80,12 +91,8 @@ def warm_measures(data: str) -> dict:
     window = MainWindow(settings=QSettings(str(Path(tmp) / "s.ini"), QSettings.IniFormat), results_root=tmp)
     window.resize(1500, 950)
     window.show()
-    from PySide6.QtCore import QTimer
-
     ticks = []  # the event loop's largest gap while the data loads and the heavy modules are imported
-    timer = QTimer()
-    timer.setInterval(5)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer = tick_timer(ticks)
     timer.start()
     start = time.perf_counter()
     window.datasets.open_in_background(data)
@@ -120,9 +127,7 @@ def warm_measures(data: str) -> dict:
         (proj.vertex_voxel["left"] >= 0) & (-verts[:, 0] > np.percentile(-verts[:, 0], 90))
     )
     picks, completes, ticks = [], [], []
-    timer = QTimer()  # the event loop's largest gap while the card's null and plots are computed
-    timer.setInterval(5)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer = tick_timer(ticks)  # the event loop's largest gap while the card's null and plots are computed
     card_gaps = []
     for v in rng.choice(candidates, 20, replace=False):
         x, y, _ = cortex.scene.world_to_display("left", verts[v])
@@ -186,12 +191,9 @@ def _stall_during_run(app, window, name: str, params: dict) -> dict:
     """Run ``name`` through the window (worker thread, progress, result routing) while a 5 ms QTimer
     ticks; the stall is the longest gap between ticks minus the interval, until every result is routed."""
     import numpy as np
-    from PySide6.QtCore import QTimer
 
     ticks = []
-    timer = QTimer()
-    timer.setInterval(5)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer = tick_timer(ticks)
     timer.start()
     start = time.perf_counter()
     window.run_plugin(name, params, "cpu")
