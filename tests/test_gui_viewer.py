@@ -133,9 +133,36 @@ def test_cli_figure_renders_without_x(tmp_path):
 
 
 @pytest.mark.gl
+def test_collector_stays_off_until_the_warm_up_imports_are_done(qtbot, tmp_path):
+    """Started as ``cmd_gui`` starts (collector off): the participant shown freezes the heap without
+    turning the collector on while torch and numba may still be importing; the warm-up's end turns it on."""
+    from PySide6.QtCore import QSettings
+
+    from app.main_window import MainWindow
+    from tests.gui_fake_plugin import fake_registry, make_mni_dataset
+
+    data = make_mni_dataset(tmp_path / "ds")
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat)
+    gc.disable()
+    try:
+        window = MainWindow(registry=fake_registry(), settings=settings, results_root=tmp_path / "r")
+        qtbot.addWidget(window)
+        frozen = gc.get_freeze_count()
+        with qtbot.waitSignal(window.datasets.participantShown, timeout=60_000):
+            window.datasets.open_in_background(str(data))
+        assert gc.get_freeze_count() > frozen  # the loaded heap is out of the collector's scans
+        assert gc.isenabled() == window._warmed_up  # on only once the warm-up is done
+        qtbot.waitUntil(lambda: window._warmed_up, timeout=60_000)
+        assert gc.isenabled()
+        window.close()
+    finally:
+        gc.enable()
+
+
+@pytest.mark.gl
 def test_gui_screenshot_entry(qapp, tmp_path):
-    """What ``cbstudio gui --data D --screenshot P`` runs: open, load, save the window, exit; the garbage
-    collector, off while the window loads (as ``cmd_gui`` starts), is on again once the data is shown."""
+    """What ``cbstudio gui --data D --screenshot P`` runs: open, load, save the window, exit (started with
+    the garbage collector off, as ``cmd_gui`` starts)."""
     import gc
 
     from PySide6.QtCore import QSettings
@@ -155,7 +182,6 @@ def test_gui_screenshot_entry(qapp, tmp_path):
             registry=fake_registry(),
             results_root=tmp_path / "results",
         )
-        assert gc.isenabled()
     finally:
         gc.enable()
     assert code == 0
