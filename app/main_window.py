@@ -2,18 +2,17 @@
 voxel card, result tabs (Tables, Plots, RDMs, Log) and a status bar with progress and Cancel.
 
 Composition: the window builds the views, the Qt-free state (:class:`app.state.model.AppState`) and the
-controllers (:mod:`app.controllers`: datasets, runs, routing, the voxel card, exports, the session), and
-wires them. Every user-facing error lands in ONE dialog and the app goes on. Layout, last dataset, result
+controllers (:mod:`app.controllers`: datasets, runs, routing, the voxel card, exports, the session, the
+warm-up), and wires them. Every user-facing error lands in ONE dialog and the app goes on. Layout, last dataset, result
 folders and analysis settings persist in QSettings.
 """
 
 from __future__ import annotations
 
-import gc
 from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -33,6 +32,7 @@ from app.controllers.routing import ResultRouter
 from app.controllers.runs import RunController
 from app.controllers.session import SessionController
 from app.controllers.study import StudyController
+from app.controllers.warm_up import WarmUp
 from app.state.model import AppState, LoadedResults
 from app.views.analysis_panel import AnalysisPanel
 from app.views.dataset_panel import DatasetPanel
@@ -54,23 +54,6 @@ def default_results_root() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("concept-brain-studio")) / "results"
-
-
-def freeze_heap(*_args, enable: bool = True) -> None:
-    """Move every object alive now (imported modules, meshes, loaded data) out of the garbage collector's
-    scans (``gc.freeze``, O(1)): a full collection of the GUI's ~330k long-lived objects holds the GIL for
-    100-230 ms, the largest UI stall measured after a click. Called once things are loaded. With the
-    collector on, the young generations are collected first (a few ms) so that fresh garbage is not
-    frozen with them; with it off (``cbstudio gui`` starts so: ~4 full collections of the growing heap
-    took ~0.35 s of a 2.5 s cold start), everything allocated since the start is young and that collection
-    would scan it all (~150 ms on the UI thread), so the start-up's few cycles are frozen with the rest.
-    ``enable`` turns the collector on (off while torch and numba are still being imported: their imports
-    would trigger full collections of their own fresh objects, 100+ ms stalls of the UI)."""
-    if gc.isenabled():
-        gc.collect(1)
-    gc.freeze()
-    if enable:
-        gc.enable()
 
 
 class MainWindow(QMainWindow):
@@ -169,11 +152,11 @@ class MainWindow(QMainWindow):
         self.plots.exportRequested.connect(self.exports.ask_figure_export)
         self.runs.started.connect(self._run_started)
         self.runs.finished.connect(self._run_finished)
-        self._warmed_up = False  # torch and numba imported (see _resolve_device)
-        self.runs.finished.connect(self._freeze_heap)
-        self.datasets.participantShown.connect(self._freeze_heap)
         self.session.restore_layout()
-        QTimer.singleShot(1500, self._warm_up_when_loaded)  # after the first frame: torch takes seconds
+        self.warm_up = WarmUp(self.pool, self.datasets.busy)  # torch and numba, after the first participant
+        self.warm_up.deviceFound.connect(self._show_device)
+        self.runs.finished.connect(self.warm_up.freeze)
+        self.datasets.participantShown.connect(self.warm_up.freeze)
 
     # ------------------------------------------------------------------ the public API (tests, CLI)
     @property
@@ -269,49 +252,8 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.status_progress)
         bar.addPermanentWidget(self.status_cancel)
 
-    def _warm_up_when_loaded(self) -> None:
-        """Start the warm-up once no dataset or participant is loading: the imports take a core of a
-        2-core machine for ~2 s, and the first participant's map, drawn in software GL, needs the CPU too
-        (measured: its frame 40 -> 70 ms when they overlap, a 100+ ms UI stall)."""
-        if self.datasets.busy():
-            QTimer.singleShot(250, self._warm_up_when_loaded)
-            return
-        self._resolve_device()
-
-    def _resolve_device(self) -> None:
-        """Find the device in the background (importing torch takes seconds; the window is up first), and
-        import the analyses' heavy native libraries while the user is still looking at the window."""
-        from core.backend import resolve_device
-        from core.native import preload_native
-
-        def warm_up(progress, cancel) -> str:
-            preload_native()  # torch's and LLVM's libraries without the GIL: their imports then hold it less
-            device = resolve_device("auto")
-            try:  # numba's first import takes ~0.3 s: now, not in the first run
-                import numba  # noqa: F401
-            except ImportError:
-                pass
-            return device
-
-        worker = Worker(warm_up)
-        worker.signals.result.connect(self._device_found)  # bound methods: see app.controllers.card
-        worker.signals.error.connect(self._device_failed)
-        self.pool.start(worker)
-
-    def _device_found(self, name: str) -> None:
+    def _show_device(self, name: str) -> None:
         self.status_device.setText(f"device: {name}")
-        self._warmed_up = True  # torch and numba are imported now
-        freeze_heap()
-
-    def _device_failed(self, message: str = "", details: str = "") -> None:
-        self.status_device.setText("device: cpu")
-        self._warmed_up = True
-        freeze_heap()
-
-    def _freeze_heap(self, *_args) -> None:
-        """After a participant is shown or a run ends: freeze what is loaded; the collector stays as it is
-        until the warm-up's imports are done."""
-        freeze_heap(enable=self._warmed_up or gc.isenabled())
 
     def _build_menus(self) -> None:
         menu = self.menuBar()

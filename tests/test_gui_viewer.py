@@ -151,8 +151,8 @@ def test_collector_stays_off_until_the_warm_up_imports_are_done(qtbot, tmp_path)
         with qtbot.waitSignal(window.datasets.participantShown, timeout=60_000):
             window.datasets.open_in_background(str(data))
         assert gc.get_freeze_count() > frozen  # the loaded heap is out of the collector's scans
-        assert gc.isenabled() == window._warmed_up  # on only once the warm-up is done
-        qtbot.waitUntil(lambda: window._warmed_up, timeout=60_000)
+        assert gc.isenabled() == window.warm_up.done_  # on only once the warm-up is done
+        qtbot.waitUntil(lambda: window.warm_up.done_, timeout=60_000)
         assert gc.isenabled()
         window.close()
     finally:
@@ -160,15 +160,26 @@ def test_collector_stays_off_until_the_warm_up_imports_are_done(qtbot, tmp_path)
 
 
 @pytest.mark.gl
-def test_gui_screenshot_entry(qapp, tmp_path):
+def test_gui_screenshot_entry(qapp, tmp_path, monkeypatch):
     """What ``cbstudio gui --data D --screenshot P`` runs: open, load, save the window, exit (started with
-    the garbage collector off, as ``cmd_gui`` starts)."""
+    the garbage collector off, as ``cmd_gui`` starts). The window is on screen (exposed: its first frame
+    drawn) before the dataset is read."""
     import gc
 
     from PySide6.QtCore import QSettings
 
     from app.gui_run import run_app
+    from app.main_window import MainWindow
     from tests.gui_fake_plugin import fake_registry, make_mni_dataset
+
+    exposed_before_data = []
+    restore = MainWindow.restore_session
+
+    def restore_session(window, data=None):
+        exposed_before_data.append(window.windowHandle().isExposed())
+        restore(window, data)
+
+    monkeypatch.setattr(MainWindow, "restore_session", restore_session)
 
     data = make_mni_dataset(tmp_path / "ds")
     out = tmp_path / "window.png"
@@ -185,6 +196,7 @@ def test_gui_screenshot_entry(qapp, tmp_path):
     finally:
         gc.enable()
     assert code == 0
+    assert exposed_before_data == [True]
     img = np.asarray(Image.open(out).convert("RGB")).astype(int)
     assert img.shape[0] > 500 and img.shape[1] > 800
     red = (img[..., 0] > 150) & (img[..., 2] < 110) & (img[..., 1] < 120)
