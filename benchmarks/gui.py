@@ -1,7 +1,8 @@
 """GUI benchmark under Xvfb: cold start to brain on screen, overlay update on fs_LR 32k (both
 hemispheres), pick-to-card latency, and the longest UI stall while an analysis runs.
 
-Goals on this machine: <= 5 s, <= 100 ms, <= 100 ms, <= 100 ms. Peer: MNE-Python's ``mne.viz.Brain``,
+Goals on this machine: <= 2.5 s (issue 11; the median of 5 cold starts after one that warms the OS file
+cache), <= 100 ms, <= 100 ms, <= 100 ms. Peer: MNE-Python's ``mne.viz.Brain``,
 whose figures were measured on this machine and are stated in DESIGN.md (3.4 s to its first frame,
 735 ms per ``add_data``); MNE is not installed here, so the ratios are against those stated figures.
 
@@ -28,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 MNE_START_S = 3.4  # DESIGN.md "Environment facts": MNE Brain, fs_LR 32k, Xvfb, this machine
 MNE_ADD_DATA_S = 0.735
-GOALS = {"cold_start": 5.0, "overlay": 0.100, "pick": 0.100, "stall": 0.100}
+GOALS = {"cold_start": 2.5, "overlay": 0.100, "pick": 0.100, "stall": 0.100}
 
 
 
@@ -231,7 +232,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     data = args.data or default_dataset(tmp)
     colds = []
-    for _ in range(2):  # the first run also warms the OS file cache
+    for _ in range(6):  # the first run warms the OS file cache and is not counted
         proc = subprocess.run(
             [sys.executable, __file__, "--child-cold", data],
             capture_output=True,
@@ -243,11 +244,13 @@ def main() -> None:
         if not line:
             sys.exit(f"cold start run failed:\n{proc.stderr[-3000:]}")
         colds.append(json.loads(line[-1])["cold_start_s"])
-    cold = colds[-1]
+    colds = sorted(colds[1:])
+    cold = colds[len(colds) // 2]
     warm = warm_measures(data)
     lines = [
-        f"gui cold start to brain on screen (fs_LR 32k, both hemis): ours {cold:.2f} s, peer MNE Brain "
-        f"{MNE_START_S} s (DESIGN.md figure, mne not installed), ratio {MNE_START_S / cold:.2f}; goal <= 5 s",
+        f"gui cold start to brain on screen (fs_LR 32k, both hemis; median of {len(colds)}, range "
+        f"{colds[0]:.2f}-{colds[-1]:.2f} s): ours {cold:.2f} s, peer MNE Brain {MNE_START_S} s (DESIGN.md "
+        f"figure, mne not installed), ratio {MNE_START_S / cold:.2f}; goal <= {GOALS['cold_start']} s",
         "gui overlay update fs_LR 32k both hemis (project + colour + one frame): "
         f"ours {warm['overlay_s'] * 1e3:.0f} ms, "
         f"peer MNE add_data {MNE_ADD_DATA_S * 1e3:.0f} ms (DESIGN.md figure), "
