@@ -3,8 +3,8 @@ voxel card, result tabs (Tables, Plots, RDMs, Log) and a status bar with progres
 
 Composition: the window builds the views, the Qt-free state (:class:`app.state.model.AppState`) and the
 controllers (:mod:`app.controllers`: datasets, runs, routing, the voxel card, exports, the session, the
-warm-up), and wires them. Every user-facing error lands in ONE dialog and the app goes on. Layout, last dataset, result
-folders and analysis settings persist in QSettings.
+warm-up), and wires them. Every user-facing error lands in ONE dialog and the app goes on. Layout, last
+dataset, result folders and analysis settings persist in QSettings.
 """
 
 from __future__ import annotations
