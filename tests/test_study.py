@@ -252,3 +252,18 @@ def test_killed_worker_and_killed_client_resume(tiny, tmp_path):
     assert len(ran) <= len(tasks) - len(finished) and not {e["key"] for e in ran} & finished
     rois = ("encoding/minilm/word_clouds/rois", "encoding_summary.csv")
     pd.testing.assert_frame_equal(_summary(out2, *rois), _summary(reference, *rois))
+
+
+def test_the_study_scheduler_assumes_study_sized_task_durations():
+    """make_client's scheduler takes SCHEDULER_CONFIG: an unknown task lasts 5 s, not Dask's 0.5 s (with
+    0.5 s, work stealing never moved a task queued behind a running one to an idle worker)."""
+    from core.study.engine import make_client
+
+    client = make_client(workers=1)
+    try:
+        duration = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.UNKNOWN_TASK_DURATION)
+    finally:
+        cluster = client.cluster
+        client.close()
+        cluster.close()
+    assert duration == 5.0

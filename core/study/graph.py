@@ -37,6 +37,12 @@ SENTENCES_PER_CONCEPT = 6
 #: task cost relative to an ROI encoding of the same model and paradigm (measured on the demo study:
 #: smollm2-135m sentences features 55 s, ROI encoding 47 s, quartiles 54 s, area encoding 169 s, RSA 6 s)
 RELATIVE_COST = {"features": 1.2, "rois": 1.0, "areas": 3.5, "voxels": 3.5, "quartiles": 1.1, "rsa": 0.2}
+#: weights of the tasks that belong to no model, in the same units (minilm's sentence ROI encoding = 6,
+#: 7.7 s in the demo study): consistency 16.6 s, the figures of each analysis group 3.1 / 7.1 / 3.6 /
+#: 0.6 s, the report 0.9 s. Without them (weight 1) consistency started after most encodings and every
+#: figures task waited for the end, where they ran one after another on one worker.
+FIXED_WEIGHT = {"consistency": 13.0, "figures/consistency": 2.4, "figures/encoding": 5.4,
+                "figures/quartiles": 2.8, "figures/rsa": 0.5, "report": 0.7}
 #: models of this size or larger ask for a GPU (hidden size; the paper's 7B-class models)
 GPU_HIDDEN = 3000
 RSA_PARADIGMS = {"text": ("sentences", "word_clouds"), "text+image": ("sentences", "word_clouds", "pictures"),
@@ -190,6 +196,8 @@ def build_graph(recipe, resolved: Callable[[str, dict], dict], select_poolings: 
             n_parts = parts_of.get(task.part_of, 1)
             task.weight = (costs[model] * (SENTENCES_PER_CONCEPT if paradigm == "sentences" else 1)
                            * RELATIVE_COST.get(kind, 1.0) / n_parts)
+        elif costs and task.name in FIXED_WEIGHT:
+            task.weight = FIXED_WEIGHT[task.name]
     keys: dict[str, str] = {}
     for task in tasks:
         task.key = task_key(task, recipe.preset, dataset_fingerprint, code_version,
