@@ -50,7 +50,7 @@ WORKER_PRELOAD = "core.study.warm"
 #: has its own key prefix, so Dask never learns a duration and assumes its default 0.5 s; with that, work
 #: stealing never moves a task queued behind a running one (it steals only when the victim's estimated
 #: load exceeds 1.5 task durations), and a task placed on the worker that ran its upstream waited there
-#: while the other worker sat idle (measured: 2.9-8.3 s of idle worker time in a 24 s quick study).
+#: while the other worker sat idle (measured: up to 8.3 s of idle worker time in a 27 s quick study).
 #: Study tasks take seconds to minutes.
 SCHEDULER_CONFIG = {"distributed.scheduler.unknown-task-duration": "5s"}
 
